@@ -1,0 +1,1 @@
+"""Storage: WARC writing and reading, object stores, the catalog, indexes and packages."""

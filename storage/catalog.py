@@ -1,0 +1,472 @@
+"""The catalog: what was captured, where its records are, which articles and works they hold.
+
+SQLAlchemy Core, so the same code runs on SQLite (the embedded default) and PostgreSQL. The
+catalog is also the dedup state that survives nights: the payload-digest index behind revisit
+records and the conditional-GET validators (ETag / Last-Modified) of archived articles.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, make_url
+
+metadata = MetaData()
+
+nights = Table(
+    "nights",
+    metadata,
+    Column("night", String(10), primary_key=True),
+    Column("started", DateTime(timezone=True)),
+    Column("finished", DateTime(timezone=True)),
+    Column("sources_digest", String(80)),
+    Column("report", Text),
+)
+
+captures = Table(
+    "captures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("night", String(10), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),  # robots|feed|sitemap|listing|article|other
+    Column("url", Text, nullable=False),  # exactly as requested
+    Column("canonical_url", Text, nullable=False),  # for dedup: tracking parameters dropped
+    Column("captured_at", DateTime(timezone=True), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("mime", String(200)),
+    Column("record_type", String(16), nullable=False),  # response|revisit
+    Column("revisit_profile", String(200)),
+    Column("payload_digest", String(80)),
+    Column("refers_to_uri", Text),
+    Column("refers_to_date", DateTime(timezone=True)),
+    Column("record_id", String(80), nullable=False),
+    Column("warc_key", Text, nullable=False),
+    Column("offset", Integer, nullable=False),
+    Column("length", Integer, nullable=False),
+    Column("request_offset", Integer),
+    Column("request_length", Integer),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("ip", String(64)),
+    Index("ix_captures_url_time", "url", "captured_at"),
+    Index("ix_captures_canonical", "canonical_url"),
+    Index("ix_captures_digest", "payload_digest"),
+    Index("ix_captures_night", "night"),
+    Index("ix_captures_warc", "warc_key"),
+)
+
+warc_files = Table(
+    "warc_files",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("night", String(10), nullable=False),
+    Column("size", Integer),
+    Column("sha256", String(64)),
+    Column("records", Integer),
+    Column("first_record", DateTime(timezone=True)),
+    Column("last_record", DateTime(timezone=True)),
+    Column("stored", Boolean, nullable=False, default=False),
+    Index("ix_warc_files_night", "night"),
+)
+
+works = Table(
+    "works",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("title", Text),
+    Column("original_article", Integer),
+    Column("original_reason", Text),
+    Column("created_night", String(10)),
+)
+
+articles = Table(
+    "articles",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("capture_id", Integer, ForeignKey("captures.id"), nullable=False, unique=True),
+    Column("night", String(10), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("canonical_url", Text, nullable=False),
+    Column("outlet", String(255), nullable=False),
+    Column("title", Text),
+    Column("authors", Text),  # JSON list
+    Column("published", String(32)),
+    Column("updated", String(32)),
+    Column("language", String(16)),
+    Column("section", Text),
+    Column("page_canonical", Text),  # rel=canonical as the page states it
+    Column("original_hint", Text),  # JSON: attribution evidence found on the page
+    Column("body", Text),
+    Column("body_sha1", String(40)),
+    Column("captured_at", DateTime(timezone=True), nullable=False),
+    Column("work_id", String(40), ForeignKey("works.id")),
+    Column("role", String(16)),  # original|copy
+    Column("metadata_warc_key", Text),
+    Column("metadata_offset", Integer),
+    Column("metadata_length", Integer),
+    Index("ix_articles_canonical", "canonical_url"),
+    Index("ix_articles_work", "work_id"),
+    Index("ix_articles_night", "night"),
+    Index("ix_articles_outlet", "outlet"),
+)
+
+minhash_bands = Table(
+    "minhash_bands",
+    metadata,
+    Column("band", Integer, nullable=False),
+    Column("key", LargeBinary, nullable=False),
+    Column("article_id", Integer, ForeignKey("articles.id"), nullable=False),
+    Index("ix_minhash_band_key", "band", "key"),
+)
+
+minhash_signatures = Table(
+    "minhash_signatures",
+    metadata,
+    Column("article_id", Integer, ForeignKey("articles.id"), primary_key=True),
+    Column("signature", LargeBinary, nullable=False),
+    Column("tokens", Integer, nullable=False),
+    Column("score", Float),
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(dt: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes: they are UTC."""
+    if dt is None:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+@dataclass
+class Capture:
+    """One archived HTTP exchange: where its response (or revisit) record lies."""
+
+    night: str
+    source: str
+    kind: str
+    url: str
+    canonical_url: str
+    captured_at: datetime
+    status: int
+    record_type: str
+    record_id: str
+    warc_key: str
+    offset: int
+    length: int
+    mime: str | None = None
+    revisit_profile: str | None = None
+    payload_digest: str | None = None
+    refers_to_uri: str | None = None
+    refers_to_date: datetime | None = None
+    request_offset: int | None = None
+    request_length: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    ip: str | None = None
+    id: int | None = None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Capture:
+        d = dict(row._mapping)
+        d["captured_at"] = as_utc(d["captured_at"])
+        d["refers_to_date"] = as_utc(d["refers_to_date"])
+        return cls(**d)
+
+
+@dataclass
+class Article:
+    """An article as the catalog holds it."""
+
+    capture_id: int
+    night: str
+    source: str
+    url: str
+    canonical_url: str
+    outlet: str
+    captured_at: datetime
+    title: str | None = None
+    authors: list[str] = field(default_factory=list)
+    published: str | None = None
+    updated: str | None = None
+    language: str | None = None
+    section: str | None = None
+    page_canonical: str | None = None
+    original_hint: dict[str, Any] | None = None
+    body: str | None = None
+    body_sha1: str | None = None
+    work_id: str | None = None
+    role: str | None = None
+    metadata_warc_key: str | None = None
+    metadata_offset: int | None = None
+    metadata_length: int | None = None
+    id: int | None = None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Article:
+        d = dict(row._mapping)
+        d["authors"] = json.loads(d["authors"]) if d["authors"] else []
+        d["original_hint"] = json.loads(d["original_hint"]) if d["original_hint"] else None
+        d["captured_at"] = as_utc(d["captured_at"])
+        return cls(**d)
+
+    def to_row(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["authors"] = json.dumps(self.authors, ensure_ascii=False)
+        d["original_hint"] = (
+            json.dumps(self.original_hint, ensure_ascii=False) if self.original_hint else None
+        )
+        if d["id"] is None:
+            del d["id"]
+        return d
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+class Catalog:
+    """Typed access to the catalog database."""
+
+    def __init__(self, url: str, *, create: bool = True):
+        self.url = url
+        u = make_url(url)
+        if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        if create:
+            metadata.create_all(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def connect(self) -> Connection:
+        return self.engine.connect()
+
+    # -- nights ---------------------------------------------------------------------------------
+    def start_night(self, night: str, sources_digest: str) -> None:
+        with self.engine.begin() as c:
+            exists = c.execute(select(nights.c.night).where(nights.c.night == night)).first()
+            if exists:
+                c.execute(
+                    update(nights)
+                    .where(nights.c.night == night)
+                    .values(sources_digest=sources_digest)
+                )
+            else:
+                c.execute(
+                    insert(nights).values(
+                        night=night, started=utcnow(), sources_digest=sources_digest
+                    )
+                )
+
+    def finish_night(self, night: str, report: dict[str, Any]) -> None:
+        with self.engine.begin() as c:
+            c.execute(
+                update(nights)
+                .where(nights.c.night == night)
+                .values(finished=utcnow(), report=json.dumps(report, sort_keys=True))
+            )
+
+    def list_nights(self) -> list[str]:
+        with self.engine.connect() as c:
+            return [r[0] for r in c.execute(select(nights.c.night).order_by(nights.c.night))]
+
+    # -- captures -------------------------------------------------------------------------------
+    def add_capture(self, cap: Capture) -> int:
+        row = dict(cap.__dict__)
+        row.pop("id")
+        with self.engine.begin() as c:
+            res = c.execute(insert(captures).values(**row))
+            pk = res.inserted_primary_key
+            assert pk is not None
+            cap.id = int(pk[0])
+            return cap.id
+
+    def first_capture_with_digest(self, digest: str) -> Capture | None:
+        """The earliest full (non-revisit) capture of a payload, any URL, any night."""
+        q = (
+            select(captures)
+            .where(captures.c.payload_digest == digest, captures.c.record_type == "response")
+            .order_by(captures.c.captured_at, captures.c.id)
+            .limit(1)
+        )
+        with self.engine.connect() as c:
+            row = c.execute(q).first()
+        return Capture.from_row(row) if row else None
+
+    def latest_full_capture(self, canonical_url: str, kind: str | None = None) -> Capture | None:
+        """The latest 200 response (not a revisit) of a canonical URL."""
+        q = select(captures).where(
+            captures.c.canonical_url == canonical_url,
+            captures.c.record_type == "response",
+            captures.c.status == 200,
+        )
+        if kind:
+            q = q.where(captures.c.kind == kind)
+        q = q.order_by(captures.c.captured_at.desc(), captures.c.id.desc()).limit(1)
+        with self.engine.connect() as c:
+            row = c.execute(q).first()
+        return Capture.from_row(row) if row else None
+
+    def capture_history(self, canonical_url: str) -> list[Capture]:
+        q = (
+            select(captures)
+            .where(captures.c.canonical_url == canonical_url)
+            .order_by(captures.c.captured_at, captures.c.id)
+        )
+        with self.engine.connect() as c:
+            return [Capture.from_row(r) for r in c.execute(q)]
+
+    def captures_for_night(
+        self, night: str, *, kind: str | None = None, source: str | None = None
+    ) -> list[Capture]:
+        q = select(captures).where(captures.c.night == night)
+        if kind:
+            q = q.where(captures.c.kind == kind)
+        if source:
+            q = q.where(captures.c.source == source)
+        with self.engine.connect() as c:
+            return [Capture.from_row(r) for r in c.execute(q.order_by(captures.c.id))]
+
+    def get_capture(self, capture_id: int) -> Capture:
+        with self.engine.connect() as c:
+            row = c.execute(select(captures).where(captures.c.id == capture_id)).first()
+        if row is None:
+            raise KeyError(capture_id)
+        return Capture.from_row(row)
+
+    def iter_captures(self) -> Iterator[Capture]:
+        with self.engine.connect() as c:
+            for r in c.execute(select(captures).order_by(captures.c.id)):
+                yield Capture.from_row(r)
+
+    def count(self, table: Table, *where: Any) -> int:
+        q = select(func.count()).select_from(table)
+        for w in where:
+            q = q.where(w)
+        with self.engine.connect() as c:
+            return int(c.execute(q).scalar_one())
+
+    # -- WARC files -----------------------------------------------------------------------------
+    def record_warc_file(
+        self,
+        key: str,
+        night: str,
+        *,
+        size: int,
+        sha256: str,
+        records: int,
+        first_record: datetime | None,
+        last_record: datetime | None,
+        stored: bool,
+    ) -> None:
+        values = dict(
+            night=night,
+            size=size,
+            sha256=sha256,
+            records=records,
+            first_record=first_record,
+            last_record=last_record,
+            stored=stored,
+        )
+        with self.engine.begin() as c:
+            if c.execute(select(warc_files.c.key).where(warc_files.c.key == key)).first():
+                c.execute(update(warc_files).where(warc_files.c.key == key).values(**values))
+            else:
+                c.execute(insert(warc_files).values(key=key, **values))
+
+    def warc_files_for_night(self, night: str) -> list[dict[str, Any]]:
+        q = select(warc_files).where(warc_files.c.night == night).order_by(warc_files.c.key)
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(q)]
+
+    # -- articles -------------------------------------------------------------------------------
+    def add_article(self, art: Article) -> int:
+        with self.engine.begin() as c:
+            res = c.execute(insert(articles).values(**art.to_row()))
+            pk = res.inserted_primary_key
+            assert pk is not None
+            art.id = int(pk[0])
+            return art.id
+
+    def article_for_capture(self, capture_id: int) -> Article | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(articles).where(articles.c.capture_id == capture_id)).first()
+        return Article.from_row(row) if row else None
+
+    def articles_for_night(self, night: str) -> list[Article]:
+        q = select(articles).where(articles.c.night == night).order_by(articles.c.id)
+        with self.engine.connect() as c:
+            return [Article.from_row(r) for r in c.execute(q)]
+
+    def get_articles(self, ids: Iterable[int]) -> list[Article]:
+        ids = list(ids)
+        if not ids:
+            return []
+        with self.engine.connect() as c:
+            rows = c.execute(select(articles).where(articles.c.id.in_(ids)).order_by(articles.c.id))
+            return [Article.from_row(r) for r in rows]
+
+    def iter_articles(self) -> Iterator[Article]:
+        with self.engine.connect() as c:
+            for r in c.execute(select(articles).order_by(articles.c.id)):
+                yield Article.from_row(r)
+
+    def set_article_fields(self, article_id: int, **values: Any) -> None:
+        with self.engine.begin() as c:
+            c.execute(update(articles).where(articles.c.id == article_id).values(**values))
+
+    def articles_in_works(self, work_ids: Sequence[str]) -> list[Article]:
+        if not work_ids:
+            return []
+        q = select(articles).where(articles.c.work_id.in_(list(work_ids))).order_by(articles.c.id)
+        with self.engine.connect() as c:
+            return [Article.from_row(r) for r in c.execute(q)]
