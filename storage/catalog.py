@@ -19,11 +19,9 @@ from sqlalchemy import (
     Column,
     DateTime,
     Engine,
-    Float,
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Table,
@@ -137,25 +135,6 @@ articles = Table(
     Index("ix_articles_night", "night"),
     Index("ix_articles_outlet", "outlet"),
 )
-
-minhash_bands = Table(
-    "minhash_bands",
-    metadata,
-    Column("band", Integer, nullable=False),
-    Column("key", LargeBinary, nullable=False),
-    Column("article_id", Integer, ForeignKey("articles.id"), nullable=False),
-    Index("ix_minhash_band_key", "band", "key"),
-)
-
-minhash_signatures = Table(
-    "minhash_signatures",
-    metadata,
-    Column("article_id", Integer, ForeignKey("articles.id"), primary_key=True),
-    Column("signature", LargeBinary, nullable=False),
-    Column("tokens", Integer, nullable=False),
-    Column("score", Float),
-)
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -272,6 +251,8 @@ class Catalog:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         if create:
+            import storage.minhash  # noqa: F401  (registers the LSH tables on the metadata)
+
             metadata.create_all(self.engine)
 
     @property

@@ -31,7 +31,8 @@ class StoredObject:
 def check_key(key: str) -> str:
     """Return ``key`` if it is a safe relative key, else raise :class:`StoreError`."""
     p = PurePosixPath(key)
-    if not key or key.startswith("/") or "\\" in key or any(part in ("", ".", "..") for part in p.parts):
+    bad_part = any(part in ("", ".", "..") for part in p.parts)
+    if not key or key.startswith("/") or "\\" in key or bad_part:
         raise StoreError(f"unsafe object key {key!r}: keys are relative paths without '..'")
     if key != str(p):
         raise StoreError(f"unsafe object key {key!r}: not in normal form")

@@ -1,0 +1,1 @@
+"""Persistent MinHash-LSH index tables (placeholder until the clustering index lands)."""
