@@ -17,7 +17,9 @@ from typing import Any
 from opeds.errors import ConfigError
 
 DEFAULT_ARCHIVE = "./archive"
-DEFAULT_USER_AGENT = "opeds/{version} (+https://github.com/opeds/opeds; archiving op-eds for research)"
+DEFAULT_USER_AGENT = (
+    "opeds/{version} (+https://github.com/opeds/opeds; archiving op-eds for research)"
+)
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,8 @@ class Settings:
     """Local working state for remote archives: the spool of WARCs being written, catalogs."""
     warc_prefix: str = "opeds"
     warc_max_bytes: int = 1_000_000_000
-    gzip_level: int = 6
+    gzip_level: int = 2
+    """ISA-L compression level for each WARC record's gzip member: 0 (fastest) to 3 (smallest)."""
     user_agent: str = DEFAULT_USER_AGENT
     operator: str = ""
     crawl_delay: float = 1.0
@@ -42,7 +45,7 @@ class Settings:
     max_page_bytes: int = 20 * 1024 * 1024
     revisit_days: tuple[int, ...] = (1, 7, 30)
     sitemap_window_days: int = 30
-    """Sitemap entries whose ``lastmod`` is older than this many days before the night are skipped."""
+    """Sitemap entries with a ``lastmod`` older than this many days before the night are skipped."""
     max_pages_per_source: int = 0
     """0 means no limit."""
     obey_robots: bool = True
@@ -53,8 +56,8 @@ class Settings:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.gzip_level not in range(0, 10):
-            raise ConfigError(f"gzip_level must be 0-9, got {self.gzip_level}")
+        if self.gzip_level not in range(0, 4):
+            raise ConfigError(f"gzip_level must be 0-3 (ISA-L levels), got {self.gzip_level}")
         if self.warc_max_bytes < 1024:
             raise ConfigError(f"warc_max_bytes must be at least 1024, got {self.warc_max_bytes}")
         if self.crawl_delay < 0:

@@ -136,6 +136,7 @@ articles = Table(
     Index("ix_articles_outlet", "outlet"),
 )
 
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

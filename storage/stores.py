@@ -155,7 +155,9 @@ def open_store(archive: str, **s3_options: object) -> Store:
     if archive.startswith("s3://"):
         from storage.s3 import S3Store  # imported lazily: boto3 is slow to import
 
-        return S3Store.from_uri(archive, **s3_options)  # type: ignore[arg-type]
+        return S3Store.from_uri(archive, **s3_options)
     if "://" in archive:
-        raise StoreError(f"unsupported archive URI {archive!r}: use a folder path or s3://bucket/prefix")
+        raise StoreError(
+            f"unsupported archive URI {archive!r}: use a folder path or s3://bucket/prefix"
+        )
     return LocalStore(archive)
