@@ -1,0 +1,221 @@
+"""OpedSpider: one generic spider, driven by a :class:`~crawler.sources.Source`.
+
+It discovers article URLs from the source's feeds, sitemaps (following indexes within the
+``lastmod`` window) and listing pages, and requests each article once per night, keyed by its
+canonical URL. Articles already archived are only re-checked, with a conditional GET, on the
+schedule of :func:`crawler.policy.recheck_due`. Capture to WARC happens in the download layer
+(:mod:`crawler.capture`), so the spider only decides what to fetch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from scrapy import Request, Spider
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from crawler.capture import CAPTURE_KEY, KIND_KEY, PRIOR_KEY
+from crawler.discovery import (
+    DiscoveryError,
+    Link,
+    allowed,
+    in_window,
+    listing_links,
+    parse_feed,
+    parse_sitemap,
+)
+from crawler.policy import recheck_due
+from crawler.sources import Source
+from crawler.urls import canonical_url
+from storage.catalog import Catalog
+
+logger = logging.getLogger(__name__)
+
+MAX_FAILURES_KEPT = 500
+
+
+def failure_reason(failure: Failure) -> str:
+    """A short, stable reason for a failed request, for counting and reports."""
+    exc = failure.value
+    status = getattr(getattr(exc, "response", None), "status", None)
+    if status is not None:
+        return f"http_{status}"
+    name = type(exc).__name__
+    if name == "IgnoreRequest" and "robots" in str(exc).lower():
+        return "robots_disallowed"
+    return {
+        "TimeoutError": "timeout",
+        "TCPTimedOutError": "timeout",
+        "ConnectionRefusedError": "connection_refused",
+        "DNSLookupError": "dns",
+        "ConnectionLost": "connection_lost",
+        "ResponseNeverReceived": "no_response",
+        "DownloadCancelledError": "too_large",
+    }.get(name, name)
+
+
+class OpedSpider(Spider):
+    name = "opeds"
+
+    def __init__(
+        self,
+        source: dict[str, Any],
+        night: str,
+        catalog_url: str,
+        sitemap_window_days: int = 30,
+        revisit_days: tuple[int, ...] = (1, 7, 30),
+        max_pages: int = 0,
+        **kwargs: Any,
+    ):
+        self.source = Source.from_dict(source)
+        super().__init__(name=f"opeds-{self.source.name}", **kwargs)
+        self.source_name = self.source.name
+        self.night = date.fromisoformat(night)
+        self.catalog = Catalog(catalog_url)
+        self.window_start = datetime.combine(
+            self.night - timedelta(days=sitemap_window_days), datetime.min.time(), UTC
+        )
+        self.revisit_days = tuple(revisit_days)
+        self.max_pages = max_pages
+        self.allowed_domains = list(self.source.allowed_domains)
+        self.article_re = self.source.article_re
+        self._scheduled: set[str] = set()
+        self.failures: list[dict[str, str]] = []
+        self.counts: dict[str, int] = {}
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+    def _count(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+        if self.crawler.stats:
+            self.crawler.stats.inc_value(f"opeds/{key}", n)
+
+    def closed(self, reason: str) -> None:
+        self.catalog.close()
+
+    # -- start ----------------------------------------------------------------------------------
+    async def start(self) -> AsyncIterator[Any]:
+        for url in self.source.feeds:
+            yield self._doc_request(url, "feed", self.parse_feed)
+        for url in self.source.sitemaps:
+            yield self._doc_request(url, "sitemap", self.parse_sitemap)
+        for url in self.source.start_urls:
+            yield self._doc_request(url, "listing", self.parse_listing)
+
+    def _doc_request(self, url: str, kind: str, callback: Any) -> Request:
+        return Request(
+            url,
+            callback=callback,
+            errback=self.on_error,
+            dont_filter=True,
+            meta={KIND_KEY: kind},
+        )
+
+    # -- discovery ------------------------------------------------------------------------------
+    def parse_feed(self, response: Response) -> Iterator[Request]:
+        try:
+            links = parse_feed(response.body, response.url)
+        except DiscoveryError as e:
+            self._fail(response.url, f"bad_feed: {e}")
+            return
+        self._count("discovered_feed", len(links))
+        yield from self._articles(links, via="feed")
+
+    def parse_sitemap(self, response: Response) -> Iterator[Request]:
+        try:
+            doc = parse_sitemap(response.body, response.url)
+        except DiscoveryError as e:
+            self._fail(response.url, f"bad_sitemap: {e}")
+            return
+        recent = [link for link in doc.links if in_window(link, self.window_start)]
+        self._count("sitemap_entries_old", len(doc.links) - len(recent))
+        if doc.kind == "index":
+            for link in recent:
+                if allowed(link.url, self.allowed_domains):
+                    yield self._doc_request(link.url, "sitemap", self.parse_sitemap)
+            return
+        if self.article_re is not None:
+            recent = [link for link in recent if self.article_re.search(link.url)]
+        self._count("discovered_sitemap", len(recent))
+        yield from self._articles(recent, via="sitemap")
+
+    def parse_listing(self, response: Response) -> Iterator[Request]:
+        assert self.article_re is not None
+        links = listing_links(response.body, response.url, self.article_re)
+        self._count("discovered_listing", len(links))
+        yield from self._articles(links, via="listing")
+
+    def _articles(self, links: list[Link], *, via: str) -> Iterator[Request]:
+        for link in links:
+            if not allowed(link.url, self.allowed_domains):
+                self._count("offsite")
+                continue
+            canon = canonical_url(link.url)
+            if canon in self._scheduled:
+                continue
+            self._scheduled.add(canon)
+            req = self._article_request(link.url, canon)
+            if req is None:
+                continue
+            if self.max_pages and self.counts.get("articles_requested", 0) >= self.max_pages:
+                self._count("skipped_max_pages")
+                continue
+            self._count("articles_requested")
+            yield req
+
+    def _article_request(self, url: str, canon: str) -> Request | None:
+        history = [
+            c
+            for c in self.catalog.capture_history(canon)
+            if c.kind == "article" and c.status in (200, 304)
+        ]
+        meta: dict[str, Any] = {KIND_KEY: "article"}
+        if not history:
+            return Request(url, callback=self.parse_article, errback=self.on_error, meta=meta)
+        if not recheck_due(
+            history[0].captured_at, history[-1].captured_at, self.night, self.revisit_days
+        ):
+            self._count("already_archived")
+            return None
+        prior = self.catalog.latest_full_capture(canon, kind="article")
+        headers: dict[str, str] = {}
+        if prior is not None and prior.etag:
+            headers["If-None-Match"] = prior.etag
+        if prior is not None and prior.last_modified:
+            headers["If-Modified-Since"] = prior.last_modified
+        meta[PRIOR_KEY] = prior
+        meta["handle_httpstatus_list"] = [304]
+        self._count("rechecks")
+        return Request(
+            url,
+            callback=self.parse_article,
+            errback=self.on_error,
+            meta=meta,
+            headers=headers,
+            dont_filter=True,
+        )
+
+    def parse_article(self, response: Response) -> None:
+        cap = response.meta.get(CAPTURE_KEY)
+        if response.status == 304:
+            self._count("not_modified")
+        elif cap is not None and cap.record_type == "revisit":
+            self._count("articles_unchanged")
+        else:
+            self._count("articles_fetched")
+
+    # -- errors ---------------------------------------------------------------------------------
+    def on_error(self, failure: Failure) -> None:
+        request = getattr(failure, "request", None)
+        url = request.url if request is not None else "?"
+        self._fail(url, failure_reason(failure))
+
+    def _fail(self, url: str, reason: str) -> None:
+        key = reason.split(":", 1)[0]
+        self._count(f"failed/{key}")
+        if len(self.failures) < MAX_FAILURES_KEPT:
+            self.failures.append({"url": url, "reason": reason})
+        logger.warning("%s: %s (%s)", self.source_name, url, reason)
