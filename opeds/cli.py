@@ -1,0 +1,336 @@
+"""The ``opeds`` command line: thin wrappers over the library (:mod:`opeds.night` and friends).
+
+User errors (bad config, unknown work, unreachable store) exit non-zero with one clear line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from opeds import __version__
+from opeds.errors import OpedsError
+from opeds.settings import DEFAULT_ARCHIVE, Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(fn: F) -> F:
+    """Turn library errors into one line on stderr and exit code 1 (no traceback)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except OpedsError as e:
+            raise click.ClickException(str(e)) from None
+        except (FileNotFoundError, PermissionError, IsADirectoryError) as e:
+            raise click.ClickException(f"{e.filename or ''}: {e.strerror}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def archive_option(fn: F) -> F:
+    fn = click.option(
+        "--catalog",
+        "catalog_url",
+        envvar="OPEDS_CATALOG_URL",
+        help="Catalog database URL (SQLAlchemy), e.g. postgresql+psycopg://host/db. "
+        "Default: catalog.sqlite inside a local archive, or under OPEDS_STATE_DIR for S3.",
+    )(fn)
+    return click.option(
+        "--archive",
+        envvar="OPEDS_ARCHIVE",
+        default=DEFAULT_ARCHIVE,
+        show_default=True,
+        help="Archive: a local folder or s3://bucket/prefix.",
+    )(fn)
+
+
+def make_settings(archive: str, catalog_url: str | None, **overrides: Any) -> Settings:
+    return Settings.from_env(archive=archive, catalog_url=catalog_url, **overrides)
+
+
+def parse_night(value: str | None) -> str:
+    if not value:
+        return datetime.now(UTC).date().isoformat()
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def echo_progress(msg: str) -> None:
+    click.echo(f"  {msg}", err=True)
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="opeds")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details to stderr.")
+def main(verbose: bool) -> None:
+    """opeds: archive syndicated op-eds every night, faithfully, and find every copy of a work."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+# -- nights -------------------------------------------------------------------------------------
+def print_summary(outcome: Any, settings: Settings, as_json: bool) -> None:
+    from opeds.night import catalog_for
+
+    report = outcome.report
+    with catalog_for(settings) as cat:
+        from opeds.works import list_works
+
+        works = list(list_works(cat))
+    if as_json:
+        click.echo(
+            json.dumps(
+                {**report, "report_key": outcome.report_key, "works_total": len(works)}, default=str
+            )
+        )
+        return
+    fetched = sum(s["fetched"] for s in report["sources"].values())
+    records = sum(s["records"] for s in report["sources"].values())
+    failed = sum(s["failed"] for s in report["sources"].values())
+    multi = [w for w in works if len(w["members"]) > 1]
+    click.echo(f"\nNight {report['night']} archived to {settings.archive}")
+    click.echo(f"  pages fetched:   {fetched} ({failed} failed)")
+    click.echo(
+        f"  records written: {records} request/response/revisit + "
+        f"{report['extraction']['new_articles']} metadata"
+    )
+    click.echo(f"  new articles:    {report['extraction']['new_articles']}")
+    click.echo(
+        f"  works:           {len(works)} in the catalog, {len(multi)} with copies "
+        "on several outlets"
+    )
+    for w in multi[:10]:
+        click.echo(
+            f"    {w['work']}  {w['title']!s:.60}  ({len(w['members'])} copies, "
+            f"original {w['original']})"
+        )
+    click.echo("  files:")
+    for f in report["files"]:
+        click.echo(f"    {f['key']}  {human_size(f['size'])}  sha256 {f['sha256']}")
+    click.echo(f"  report: {outcome.report_key}")
+    arch = "" if settings.archive == DEFAULT_ARCHIVE else f" --archive {settings.archive}"
+    click.echo("\nLook further:")
+    click.echo(f"  opeds works{arch}              # every work, original and copies")
+    if multi:
+        click.echo(f"  opeds show {multi[0]['work']}{arch}")
+    click.echo(f"  opeds replay{arch}             # browse the archive in pywb")
+    click.echo(f"  opeds verify --all{arch}       # re-check every stored file")
+
+
+@main.command()
+@click.option(
+    "--sources",
+    "sources_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Sources file (TOML, [[source]] tables).",
+)
+@archive_option
+@click.option("--night", help="The night's date, YYYY-MM-DD (default: today, UTC).")
+@click.option(
+    "--source",
+    "source_names",
+    multiple=True,
+    help="Crawl only this source (repeatable). Default: all enabled sources.",
+)
+@click.option("--max-pages", type=int, help="At most this many article pages per source.")
+@click.option(
+    "--log",
+    "log_path",
+    type=click.Path(dir_okay=False),
+    help="Write the crawl log here instead of stderr.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the night report as JSON.")
+@user_errors
+def crawl(
+    sources_path: str,
+    archive: str,
+    catalog_url: str | None,
+    night: str | None,
+    source_names: tuple[str, ...],
+    max_pages: int | None,
+    log_path: str | None,
+    as_json: bool,
+) -> None:
+    """Run one night: crawl the sources, archive every exchange, extract, cluster, store."""
+    from crawler.sources import load_sources
+    from opeds.night import run_night
+
+    settings = make_settings(archive, catalog_url, max_pages_per_source=max_pages)
+    sources_file = load_sources(sources_path)
+    night_s = parse_night(night)
+    outcome = run_night(
+        settings,
+        sources_file,
+        night_s,
+        source_names=source_names or None,
+        log_path=Path(log_path) if log_path else None,
+        progress=(lambda _m: None) if as_json else echo_progress,
+    )
+    print_summary(outcome, settings, as_json)
+
+
+@main.command()
+@archive_option
+@click.option("--night", help="The night's date, YYYY-MM-DD (default: today, UTC).")
+@click.option(
+    "--log",
+    "log_path",
+    type=click.Path(dir_okay=False),
+    help="Write the crawl log here (default: <archive>/logs/).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the night report as JSON.")
+@user_errors
+def demo(
+    archive: str, catalog_url: str | None, night: str | None, log_path: str | None, as_json: bool
+) -> None:
+    """Run a demo night against built-in sample outlets served on 127.0.0.1."""
+    from crawler.sources import load_sources
+    from opeds.demo import SOURCES_PATH, build_site
+    from opeds.loopback import LoopbackWeb
+    from opeds.night import run_night
+
+    settings = make_settings(archive, catalog_url, crawl_delay=0.05)
+    night_s = parse_night(night)
+    if settings.is_remote:
+        logs = settings.state_path / "logs"
+    else:
+        logs = settings.archive_path / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_file = Path(log_path) if log_path else logs / f"demo-{night_s}.log"
+    site = build_site(date.fromisoformat(night_s))
+    with LoopbackWeb(site) as web:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k.lower() not in ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
+        }
+        env["http_proxy"] = env["https_proxy"] = web.proxy_url
+        if not as_json:
+            click.echo(
+                f"Sample outlets served on {web.proxy_url} (as an HTTP proxy); "
+                f"crawl log: {log_file}",
+                err=True,
+            )
+        outcome = run_night(
+            settings,
+            load_sources(SOURCES_PATH),
+            night_s,
+            env=env,
+            log_path=log_file,
+            progress=(lambda _m: None) if as_json else echo_progress,
+        )
+    print_summary(outcome, settings, as_json)
+
+
+# -- works --------------------------------------------------------------------------------------
+@main.command()
+@archive_option
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one work per line.")
+@user_errors
+def works(archive: str, catalog_url: str | None, as_json: bool) -> None:
+    """List works: each op-ed with its original and every archived copy."""
+    from opeds.night import catalog_for
+    from opeds.works import list_works
+
+    settings = make_settings(archive, catalog_url)
+    with catalog_for(settings) as cat:
+        for w in list_works(cat):
+            if as_json:
+                click.echo(json.dumps(w, ensure_ascii=False, default=str))
+            else:
+                n = len(w["members"])
+                click.echo(
+                    f"{w['work']}  {n} cop{'y' if n == 1 else 'ies'}  "
+                    f"{(w['title'] or '(untitled)')[:70]}"
+                )
+
+
+@main.command()
+@click.argument("work")
+@archive_option
+@click.option("--json", "as_json", is_flag=True, help="Print the work as JSON.")
+@user_errors
+def show(work: str, archive: str, catalog_url: str | None, as_json: bool) -> None:
+    """Show one work: its original, why, and every copy."""
+    from opeds.night import catalog_for
+    from opeds.works import format_work_text, get_work
+
+    settings = make_settings(archive, catalog_url)
+    with catalog_for(settings) as cat:
+        w = get_work(cat, work)
+    if as_json:
+        click.echo(json.dumps(w, ensure_ascii=False, indent=2, default=str))
+    else:
+        click.echo(format_work_text(w))
+
+
+# -- extraction ---------------------------------------------------------------------------------
+@main.command()
+@click.argument("file_or_url")
+@click.option("--url", help="The page's URL, when FILE_OR_URL is a saved file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the fields as JSON.")
+@user_errors
+def extract(file_or_url: str, url: str | None, as_json: bool) -> None:
+    """Extract an article's fields from a saved page or a URL."""
+    from crawler.extract import extract_article
+
+    content_type = None
+    if file_or_url.startswith(("http://", "https://")):
+        import urllib.request
+
+        req = urllib.request.Request(file_or_url, headers={"User-Agent": f"opeds/{__version__}"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                data = resp.read()
+                content_type = resp.headers.get("Content-Type")
+        except OSError as e:
+            raise OpedsError(f"{file_or_url}: cannot fetch: {e}") from None
+        page_url = url or file_or_url
+    else:
+        p = Path(file_or_url)
+        data = p.read_bytes()
+        if p.suffix == ".gz":
+            import gzip
+
+            data = gzip.decompress(data)
+        page_url = url or p.resolve().as_uri()
+    art = extract_article(data, page_url, content_type=content_type)
+    fields = art.to_json()
+    if as_json:
+        click.echo(json.dumps(fields, ensure_ascii=False, indent=2))
+        return
+    for k, v in fields.items():
+        if k != "body":
+            click.echo(f"{k}: {v}")
+    click.echo("")
+    click.echo(fields.get("body") or "")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,494 @@
+"""A night, step by step. The CLI and the Airflow DAG both call these functions.
+
+1. :func:`begin_night` — record the night and the sources file's digest.
+2. :func:`crawl_night` — crawl sources; every exchange goes to WARC and the catalog.
+3. :func:`extract_night` — articles from the night's captures.
+4. :func:`cluster_night` — syndicated copies into works, originals named.
+5. :func:`write_metadata` — one WARC ``metadata`` record per new article.
+6. :func:`seal_night` — store and verify the night's files, write its manifest.
+7. :func:`index_night` — CDXJ indexes and the WACZ package.
+8. :func:`report_night` — the night report, stored with the night.
+
+Each step is idempotent for a night: re-running it does not duplicate captures, articles,
+works or stored files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import scrapy
+import warcio
+
+from crawler.process import CrawlResult, run_crawl
+from crawler.sources import Source, SourcesFile
+from crawler.urls import outlet_of
+from opeds import __version__
+from opeds.settings import Settings
+from storage.catalog import Article, Catalog, captures
+from storage.records import read_payload
+from storage.stores import LocalStore, Store, open_store
+from storage.warc import WarcFileWriter
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def night_id(night: str) -> str:
+    date.fromisoformat(night)  # validates
+    return night
+
+
+def catalog_for(settings: Settings) -> Catalog:
+    return Catalog(settings.effective_catalog_url)
+
+
+def store_for(settings: Settings) -> Store:
+    if settings.is_remote:
+        return open_store(
+            settings.archive, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region
+        )
+    return LocalStore(settings.archive_path)
+
+
+def warcinfo_fields(settings: Settings, night: str, sources_sha256: str) -> dict[str, str]:
+    """What every WARC file of the night says about how it was made (no credentials, ever)."""
+    return {
+        "software": f"opeds/{__version__} (Scrapy/{scrapy.__version__}; warcio/{warcio_version()})",
+        "format": "WARC File Format 1.1",
+        "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+        "robots": "obey" if settings.obey_robots else "ignore",
+        "operator": settings.operator or "unspecified",
+        "hostname": socket.gethostname(),
+        "http-header-user-agent": settings.user_agent.format(version=__version__),
+        "isPartOf": f"opeds-night-{night}",
+        "opeds-night": night,
+        "opeds-sources-sha256": sources_sha256,
+        "description": "Nightly capture of op-ed pages, feeds, sitemaps and robots.txt. "
+        "Response bodies are stored as received; when the transfer was chunked the body is "
+        "stored de-chunked and the header is kept as X-Archive-Orig-Transfer-Encoding.",
+    }
+
+
+def warcio_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("warcio")
+    except Exception:  # pragma: no cover
+        return str(getattr(warcio, "__version__", "?"))
+
+
+# -- 1. begin -----------------------------------------------------------------------------------
+def begin_night(settings: Settings, sources_file: SourcesFile, night: str) -> None:
+    with catalog_for(settings) as cat:
+        cat.start_night(night_id(night), sources_file.sha256)
+
+
+# -- 2. crawl -----------------------------------------------------------------------------------
+def crawl_night(
+    settings: Settings,
+    sources: Sequence[Source],
+    night: str,
+    *,
+    sources_sha256: str,
+    env: Mapping[str, str] | None = None,
+    log_path: Path | None = None,
+) -> CrawlResult:
+    settings.spool_path.mkdir(parents=True, exist_ok=True)
+    return run_crawl(
+        settings,
+        sources,
+        night_id(night),
+        warcinfo=warcinfo_fields(settings, night, sources_sha256),
+        env=env,
+        log_path=log_path,
+    )
+
+
+# -- 3. extract ---------------------------------------------------------------------------------
+@dataclass
+class ExtractStats:
+    new_articles: int = 0
+    unchanged: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    by_source: dict[str, int] = field(default_factory=dict)
+
+
+def _reading_store(settings: Settings) -> Store:
+    """WARCs not yet sealed are read from the spool; sealed remote ones from the store."""
+    return LocalStore(settings.spool_path)
+
+
+def extract_night(
+    settings: Settings,
+    night: str,
+    *,
+    sources: Sequence[str] | None = None,
+    progress: Progress = _quiet,
+) -> ExtractStats:
+    """Extract an article from every new article page captured tonight."""
+    from crawler.extract import extract_article
+
+    stats = ExtractStats()
+    spool = _reading_store(settings)
+    remote = store_for(settings) if settings.is_remote else None
+    with catalog_for(settings) as cat:
+        caps = [
+            c
+            for c in cat.captures_for_night(night, kind="article")
+            if c.status == 200 and (not sources or c.source in sources)
+        ]
+        for i, cap in enumerate(caps, 1):
+            assert cap.id is not None
+            if cat.article_for_capture(cap.id) is not None:
+                continue
+            # the same bytes already gave an article for this URL: nothing new to extract
+            if cap.record_type == "revisit" and cat.count(
+                captures,
+                captures.c.canonical_url == cap.canonical_url,
+                captures.c.payload_digest == cap.payload_digest,
+                captures.c.record_type == "response",
+            ):
+                stats.unchanged += 1
+                continue
+            src = cap
+            if cap.record_type == "revisit" and cap.payload_digest:
+                first = cat.first_capture_with_digest(cap.payload_digest)
+                if first is None:
+                    stats.failed.append({"url": cap.url, "reason": "revisit of unknown payload"})
+                    continue
+                src = first
+            try:
+                store = spool if (spool.size(src.warc_key) is not None or not remote) else remote
+                payload = read_payload(store, src.warc_key, src.offset, src.length)
+                art = extract_article(
+                    payload.body, cap.url, content_type=payload.header("Content-Type")
+                )
+            except Exception as e:  # a broken page never kills a night
+                logger.warning("extraction failed for %s: %s", cap.url, e)
+                stats.failed.append({"url": cap.url, "reason": f"{type(e).__name__}: {e}"})
+                continue
+            body = art.body or ""
+            cat.add_article(
+                Article(
+                    capture_id=cap.id,
+                    night=night,
+                    source=cap.source,
+                    url=cap.url,
+                    canonical_url=cap.canonical_url,
+                    outlet=outlet_of(cap.url),
+                    captured_at=cap.captured_at,
+                    title=art.title,
+                    authors=list(art.authors),
+                    published=art.published,
+                    updated=art.updated,
+                    language=art.language,
+                    section=art.section,
+                    page_canonical=art.canonical,
+                    original_hint=art.to_json().get("original"),
+                    body=body,
+                    body_sha1=hashlib.sha1(body.encode()).hexdigest(),
+                )
+            )
+            stats.new_articles += 1
+            stats.by_source[cap.source] = stats.by_source.get(cap.source, 0) + 1
+            progress(f"extracted {i}/{len(caps)}: {cap.url}")
+    return stats
+
+
+# -- 4. cluster ---------------------------------------------------------------------------------
+def cluster_night(settings: Settings, night: str) -> Any:
+    from opeds.clustering import cluster_articles
+
+    with catalog_for(settings) as cat:
+        ids = [a.id for a in cat.articles_for_night(night) if a.id is not None]
+        return cluster_articles(cat, ids, night=night)
+
+
+# -- 5. metadata records ------------------------------------------------------------------------
+def article_metadata(art: Article) -> dict[str, Any]:
+    return {
+        "url": art.url,
+        "canonical": art.page_canonical,
+        "title": art.title,
+        "authors": art.authors,
+        "published": art.published,
+        "updated": art.updated,
+        "language": art.language,
+        "section": art.section,
+        "outlet": art.outlet,
+        "original": art.original_hint,
+        "work": art.work_id,
+        "role": art.role,
+        "body_sha1": art.body_sha1,
+        "body_chars": len(art.body or ""),
+        "software": f"opeds/{__version__}",
+    }
+
+
+def write_metadata(settings: Settings, night: str) -> int:
+    """One ``metadata`` record per article of the night, concurrent to its response record."""
+    with catalog_for(settings) as cat:
+        pending = [a for a in cat.articles_for_night(night) if not a.metadata_warc_key]
+        if not pending:
+            return 0
+        with catalog_for(settings) as files_cat:
+
+            def on_close(closed: Any) -> None:
+                files_cat.record_warc_file(
+                    closed.key,
+                    night,
+                    size=closed.size,
+                    sha256=closed.sha256,
+                    records=closed.records,
+                    first_record=closed.first_record,
+                    last_record=closed.last_record,
+                    stored=False,
+                )
+
+            writer = WarcFileWriter(
+                settings.spool_path,
+                prefix=f"{settings.warc_prefix}-metadata",
+                day=date.fromisoformat(night),
+                max_bytes=settings.warc_max_bytes,
+                gzip_level=settings.gzip_level,
+                warcinfo=warcinfo_fields(settings, night, ""),
+                on_close=on_close,
+            )
+            try:
+                for art in pending:
+                    assert art.id is not None
+                    cap = cat.get_capture(art.capture_id)
+                    content = json.dumps(article_metadata(art), ensure_ascii=False, indent=1)
+                    rec = writer.factory.metadata(
+                        art.url,
+                        content.encode("utf-8"),
+                        cap.captured_at,
+                        concurrent_to=cap.record_id,
+                    )
+                    (loc,) = writer.write_group([(rec, cap.captured_at)])
+                    cat.set_article_fields(
+                        art.id,
+                        metadata_warc_key=loc.key,
+                        metadata_offset=loc.offset,
+                        metadata_length=loc.length,
+                    )
+            finally:
+                writer.close()
+    return len(pending)
+
+
+# -- 6. seal ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SealedFile:
+    key: str
+    size: int
+    sha256: str
+    records: int
+
+
+def seal_night(settings: Settings, night: str, *, progress: Progress = _quiet) -> list[SealedFile]:
+    """Store every complete file of the night, verified, and write the night's manifest."""
+    from storage.manifest import FileEntry, build_manifest, write_manifest
+
+    store = store_for(settings)
+    spool = LocalStore(settings.spool_path)
+    sealed: list[SealedFile] = []
+    with catalog_for(settings) as cat:
+        for f in cat.warc_files_for_night(night):
+            key = f["key"]
+            local = spool.local_path(key)
+            if local is not None and local.is_file():
+                progress(f"storing {key}")
+                obj = store.put_file(local, key)
+                if obj.sha256 != f["sha256"] or obj.size != f["size"]:
+                    raise OSError(
+                        f"{key}: stored copy ({obj.size} bytes, sha256 {obj.sha256}) differs "
+                        f"from the file written ({f['size']} bytes, sha256 {f['sha256']})"
+                    )
+                if settings.is_remote:
+                    local.unlink()
+            elif not f["stored"]:
+                raise FileNotFoundError(f"{key}: neither in the spool nor stored")
+            cat.record_warc_file(
+                key,
+                night,
+                size=f["size"],
+                sha256=f["sha256"],
+                records=f["records"],
+                first_record=f["first_record"],
+                last_record=f["last_record"],
+                stored=True,
+            )
+            sealed.append(SealedFile(key, f["size"], f["sha256"], f["records"]))
+        entries = [
+            FileEntry(
+                key=f["key"],
+                size=f["size"],
+                sha256=f["sha256"],
+                records=f["records"],
+                first_record=f["first_record"],
+                last_record=f["last_record"],
+            )
+            for f in cat.warc_files_for_night(night)
+        ]
+    write_manifest(store, build_manifest(night, entries))
+    return sealed
+
+
+# -- 7. index -----------------------------------------------------------------------------------
+def index_night(settings: Settings, night: str, *, progress: Progress = _quiet) -> dict[str, Any]:
+    """Per-file CDXJ indexes, the night's merged index and its WACZ package."""
+    from storage.cdxj import index_night_files
+    from storage.wacz import package_night
+
+    store = store_for(settings)
+    with catalog_for(settings) as cat:
+        keys = [f["key"] for f in cat.warc_files_for_night(night)]
+        pages = [
+            {"url": a.url, "ts": a.captured_at.isoformat(), "title": a.title or ""}
+            for a in cat.articles_for_night(night)
+        ]
+    progress(f"indexing {len(keys)} file(s)")
+    index = index_night_files(store, night, keys)
+    progress("packaging WACZ")
+    wacz = package_night(store, night, keys, pages)
+    return {"index": index, "wacz": wacz}
+
+
+# -- 8. report ----------------------------------------------------------------------------------
+def report_key(night: str) -> str:
+    d = date.fromisoformat(night)
+    return f"reports/{d:%Y/%m/%d}/night-{night}.json"
+
+
+def build_report(
+    night: str,
+    crawl: CrawlResult | None,
+    extract: ExtractStats | None,
+    cluster: Any,
+    sealed: Sequence[SealedFile],
+) -> dict[str, Any]:
+    """The night report: per source what was found, fetched, failed and archived."""
+    per_source: dict[str, Any] = {}
+    if crawl is not None:
+        for name, r in sorted(crawl.sources.items()):
+            c = r.counts
+            reasons: dict[str, int] = {}
+            for k, v in c.items():
+                if k.startswith("failed/"):
+                    reasons[k.split("/", 1)[1]] = v
+            per_source[name] = {
+                "discovered": c.get("discovered_feed", 0)
+                + c.get("discovered_sitemap", 0)
+                + c.get("discovered_listing", 0),
+                "articles_requested": c.get("articles_requested", 0),
+                "already_archived": c.get("already_archived", 0),
+                "rechecked": c.get("rechecks", 0),
+                "fetched": c.get("response_count", 0),
+                "requests": c.get("request_count", 0),
+                "failed": sum(reasons.values()),
+                "failed_reasons": reasons,
+                "failures": r.failures[:50],
+                "records": c.get("records", 0),
+                "responses": c.get("responses", 0),
+                "revisits": c.get("revisits", 0),
+                "bytes_payload": c.get("bytes_payload", 0),
+                "new_articles": (extract.by_source.get(name, 0) if extract else 0),
+                "finish_reason": r.finish_reason,
+            }
+    works: dict[str, Any] = {}
+    if cluster is not None:
+        works = {
+            "new_works": getattr(cluster, "new_works", 0),
+            "joined_existing": getattr(cluster, "joined_existing", 0),
+            "singletons": getattr(cluster, "singletons", 0),
+        }
+    return {
+        "night": night,
+        "software": f"opeds/{__version__}",
+        "sources": per_source,
+        "extraction": {
+            "new_articles": extract.new_articles if extract else 0,
+            "unchanged": extract.unchanged if extract else 0,
+            "failed": extract.failed[:50] if extract else [],
+        },
+        "works": works,
+        "files": [
+            {"key": f.key, "size": f.size, "sha256": f.sha256, "records": f.records} for f in sealed
+        ],
+        "bytes_written": sum(f.size for f in sealed),
+    }
+
+
+def store_report(settings: Settings, report: dict[str, Any]) -> str:
+    """Write the report next to the night's files (``reports/YYYY/MM/DD/night-D.json``)."""
+    import tempfile
+
+    key = report_key(report["night"])
+    store = store_for(settings)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as tmp:
+        json.dump(report, tmp, indent=2, sort_keys=True, default=str)
+        tmp_path = Path(tmp.name)
+    try:
+        store.put_file(tmp_path, key)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+    with catalog_for(settings) as cat:
+        cat.finish_night(report["night"], report)
+    return key
+
+
+# -- the whole night ----------------------------------------------------------------------------
+@dataclass
+class NightOutcome:
+    night: str
+    report: dict[str, Any]
+    report_key: str
+    crawl: CrawlResult
+    sealed: list[SealedFile]
+    index: dict[str, Any]
+
+
+def run_night(
+    settings: Settings,
+    sources_file: SourcesFile,
+    night: str,
+    *,
+    source_names: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    log_path: Path | None = None,
+    progress: Progress = _quiet,
+) -> NightOutcome:
+    """Every step of a night, in order."""
+    sources = sources_file.select(source_names)
+    begin_night(settings, sources_file, night)
+    progress(f"crawling {len(sources)} source(s): {', '.join(s.name for s in sources)}")
+    crawl = crawl_night(
+        settings, sources, night, sources_sha256=sources_file.sha256, env=env, log_path=log_path
+    )
+    progress(f"crawl done: {crawl.total('response_count')} responses")
+    extract = extract_night(settings, night, progress=progress)
+    progress(f"extracted {extract.new_articles} new article(s)")
+    cluster = cluster_night(settings, night)
+    progress("clustered articles into works")
+    write_metadata(settings, night)
+    sealed = seal_night(settings, night, progress=progress)
+    index = index_night(settings, night, progress=progress)
+    report = build_report(night, crawl, extract, cluster, sealed)
+    key = store_report(settings, report)
+    return NightOutcome(night, report, key, crawl, sealed, index)
