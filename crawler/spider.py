@@ -211,7 +211,12 @@ class OpedSpider(Spider):
     def on_error(self, failure: Failure) -> None:
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
-        self._fail(url, failure_reason(failure))
+        reason = failure_reason(failure)
+        if reason == "robots_disallowed":  # obeying robots.txt is not a failure
+            self._count("robots_disallowed")
+            logger.info("%s: %s disallowed by robots.txt, not fetched", self.source_name, url)
+            return
+        self._fail(url, reason)
 
     def _fail(self, url: str, reason: str) -> None:
         key = reason.split(":", 1)[0]

@@ -398,6 +398,7 @@ def build_report(
                 + c.get("discovered_listing", 0),
                 "articles_requested": c.get("articles_requested", 0),
                 "already_archived": c.get("already_archived", 0),
+                "robots_disallowed": c.get("robots_disallowed", 0),
                 "rechecked": c.get("rechecks", 0),
                 "fetched": c.get("response_count", 0),
                 "requests": c.get("request_count", 0),
