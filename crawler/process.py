@@ -63,6 +63,7 @@ def scrapy_settings(settings: Settings, night: str, warcinfo: Mapping[str, str])
         "EXTENSIONS": {
             "crawler.capture.WarcCaptureExtension": 100,
             "scrapy.extensions.telnet.TelnetConsole": None,
+            "scrapy.extensions.remote_control.RemoteControl": None,
         },
         "CONCURRENT_REQUESTS": settings.concurrent_requests,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 2,

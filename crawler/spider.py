@@ -167,10 +167,11 @@ class OpedSpider(Spider):
             yield req
 
     def _article_request(self, url: str, canon: str) -> Request | None:
+        # a definite answer (a page, a redirect, a 404) counts; 5xx and 429 are tried again
         history = [
             c
             for c in self.catalog.capture_history(canon)
-            if c.kind == "article" and c.status in (200, 304)
+            if c.kind == "article" and c.status < 500 and c.status != 429
         ]
         meta: dict[str, Any] = {KIND_KEY: "article"}
         if not history:

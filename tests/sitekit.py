@@ -1,0 +1,88 @@
+"""Small hand-made outlets for crawl tests (the demo's sample site is a separate, larger one)."""
+
+from __future__ import annotations
+
+from opeds.loopback import Page
+
+PARA = (
+    "The {n} argument deserves a careful hearing, because the region's diplomacy has moved faster "
+    "than its economies, and every capital now weighs what normalisation has bought. Paragraph {i} "
+    "of article {n} develops the point with figures, names and a conclusion of its own."
+)
+
+
+def article_html(n: int, title: str, *, author: str = "Rana Haddad", paras: int = 5) -> str:
+    body = "\n".join(f"<p>{PARA.format(n=n, i=i)}</p>" for i in range(paras))
+    return (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{title}</title>"
+        f'<meta name="author" content="{author}"></head><body><header><nav>Home | Opinion</nav>'
+        f"</header><article><h1>{title}</h1><p class=byline>By {author}</p>{body}</article>"
+        "<footer>© Outlet</footer></body></html>"
+    )
+
+
+def small_outlet(host: str = "http://news.example") -> dict[str, Page]:
+    """Robots.txt with a disallowed path, a chunked RSS feed, a sitemap index, odd HTTP details."""
+    h = host
+    rss_items = "".join(
+        f"<item><title>A{i}</title><link>{h}/opinion/a{i}.html{q}</link></item>"
+        for i, q in ((1, "?utm_source=rss&amp;utm_medium=feed"), (2, ""), (3, ""))
+    )
+    rss_items += f"<item><title>Hidden</title><link>{h}/private/secret.html</link></item>"
+    pages = {
+        f"{h}/robots.txt": Page(
+            b"User-agent: *\nDisallow: /private/\n", headers=[("Content-Type", "text/plain")]
+        ),
+        f"{h}/feed.xml": Page(
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>{rss_items}'
+            "</channel></rss>".encode(),
+            headers=[("Content-Type", "application/rss+xml; charset=utf-8")],
+            chunked=True,
+            chunk_size=100,
+        ),
+        f"{h}/sitemap_index.xml": Page(
+            f'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"<sitemap><loc>{h}/sitemap-news.xml</loc></sitemap></sitemapindex>".encode(),
+            headers=[("Content-Type", "application/xml")],
+        ),
+        f"{h}/sitemap-news.xml": Page(
+            f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"<url><loc>{h}/opinion/a2.html</loc></url>"
+            f"<url><loc>{h}/opinion/a4.html?page=1&amp;x=%7Ey</loc></url>"
+            f"<url><loc>{h}/opinion/a5.html</loc></url></urlset>".encode(),
+            headers=[("Content-Type", "application/xml")],
+            gzip=True,
+        ),
+        f"{h}/opinion/a1.html?utm_source=rss&utm_medium=feed": Page.html(
+            article_html(1, "First opinion"),
+            reason="Everything Fine Here",
+            headers=[
+                ("x-served-BY", "edge-7"),
+                ("Cache-Control", "max-age=60"),
+                ("x-served-by", "origin"),
+            ],
+        ),
+        f"{h}/opinion/a2.html": Page.html(
+            article_html(2, "Second opinion"),
+            gzip=True,
+            etag='"v2"',
+            last_modified="Wed, 25 Nov 2026 10:00:00 GMT",
+        ),
+        f"{h}/opinion/a3.html": Page.html(
+            article_html(3, "Third opinion"), chunked=True, chunk_size=300
+        ),
+        f"{h}/opinion/a4.html?page=1&x=%7Ey": Page.html(article_html(4, "Fourth opinion")),
+        f"{h}/opinion/a5.html": Page.redirect(f"{h}/opinion/a5-moved.html"),
+        f"{h}/opinion/a5-moved.html": Page.html(article_html(5, "Fifth opinion")),
+        f"{h}/private/secret.html": Page.html(article_html(99, "Never fetch me")),
+    }
+    return pages
+
+
+def small_outlet_sources(host: str = "http://news.example", name: str = "news") -> str:
+    domain = host.split("://", 1)[1]
+    return (
+        f'[[source]]\nname = "{name}"\nfeeds = ["{host}/feed.xml"]\n'
+        f'sitemaps = ["{host}/sitemap_index.xml"]\nallowed_domains = ["{domain}"]\n'
+        "crawl_delay = 0.0\n"
+    )
