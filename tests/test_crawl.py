@@ -137,10 +137,37 @@ def test_files_pass_warcio_check(night1: tuple[Settings, LoopbackWeb]) -> None:
     settings, _web = night1
     files = sorted(settings.archive_path.rglob("*.warc.gz"))
     assert files and not list(settings.archive_path.rglob("*.open"))
-    exe = Path(sys.executable).with_name("warcio")
+    bindir = Path(sys.executable).parent
     for f in files:
-        res = subprocess.run([str(exe), "check", str(f)], capture_output=True, text=True)
+        res = subprocess.run(
+            [str(bindir / "warcio"), "check", str(f)], capture_output=True, text=True
+        )
         assert res.returncode == 0, res.stdout + res.stderr
+        # an independent second reader: FastWARC verifies block and payload digests
+        res = subprocess.run(
+            [str(bindir / "fastwarc"), "check", "-p", str(f)], capture_output=True, text=True
+        )
+        assert res.returncode == 0 and "verified successfully" in res.stdout, res.stdout
+
+
+def test_checkers_catch_a_flipped_byte(
+    night1: tuple[Settings, LoopbackWeb], tmp_path: Path
+) -> None:
+    settings, _web = night1
+    src = sorted(settings.archive_path.rglob("*.warc.gz"))[0]
+    recs = records(settings.archive_path)
+    body = next(raw for kind, _, raw, _ in recs if kind == "response" and b"First opinion" in raw)
+    raw = gzip.decompress(src.read_bytes())
+    assert body in raw
+    flipped = raw.replace(b"First opinion", b"Furst opinion", 1)
+    bad = tmp_path / "bad.warc"
+    bad.write_bytes(flipped)
+    bindir = Path(sys.executable).parent
+    assert subprocess.run(
+        [str(bindir / "warcio"), "check", str(bad)], capture_output=True
+    ).returncode
+    res = subprocess.run([str(bindir / "fastwarc"), "check", "-p", str(bad)], capture_output=True)
+    assert res.returncode != 0
 
 
 def test_second_night_writes_revisits_and_conditional_gets(
