@@ -8,7 +8,8 @@ what is wrong and, where there is one, the fix. Nothing is printed, nothing is s
 
 * :func:`iter_records` — one :class:`RecordInfo` per record.
 * :func:`read_record_at` — one record from the bytes at an (offset, length) of an index.
-* :func:`check_file` — every problem in a file (WACZ packages too), as :class:`Problem` values.
+* :func:`check_file` / :func:`check_stream` — every problem in a file (WACZ packages too), as
+  :class:`Problem` values.
 
 ``strict`` (the default) also refuses what the WARC standard only recommends (a ``Content-Type``
 on every record with a block, ``application/warc-fields`` warcinfo blocks, known record types);
@@ -297,14 +298,19 @@ def check_file(path: str | Path, *, check_digests: bool = True) -> list[Problem]
     """
     path = Path(path)
     with open(path, "rb") as fh:
-        magic = fh.read(4)
-    if magic == ZIP_MAGIC:
-        from storage.wacz import check_wacz  # a WACZ holds WARCs: checked member by member
+        if fh.read(4) == ZIP_MAGIC:
+            from storage.wacz import check_wacz  # a WACZ holds WARCs: checked member by member
 
-        return check_wacz(path, check_digests=check_digests)
+            return check_wacz(path, check_digests=check_digests)
+        fh.seek(0)
+        return check_stream(fh, name=path.name, check_digests=check_digests)
+
+
+def check_stream(stream: BinaryIO, *, name: str, check_digests: bool = True) -> list[Problem]:
+    """Like :func:`check_file` for an open WARC or ARC stream."""
     problems: list[Problem] = []
     try:
-        for scanned in _scan_source(path, None, check_digests=check_digests, keep_payload=False):
+        for scanned in _scan_source(stream, name, check_digests=check_digests, keep_payload=False):
             problems.extend(scanned.problems)
     except WarcReadError as err:
         problems.append(Problem.from_error(err))
