@@ -1,0 +1,634 @@
+"""What the Airflow DAGs need besides one library call per task.
+
+The DAG files (``dags/``) stay thin: each task imports this module lazily and calls
+:mod:`opeds.night`. Here is the glue that only Airflow needs:
+
+* the run's inputs (:class:`NightRun`): the night's date from the run (never the clock), Params;
+* settings (:func:`resolve_settings`): Airflow Variables, then ``OPEDS_*`` environment variables,
+  then defaults; S3 credentials from the Airflow connection ``opeds_s3`` (:class:`S3Access`)
+  handed to boto3 through the task's environment, never logged, never in XCom;
+* what travels through XCom: keys and counts (:func:`crawl_summary`, :func:`extract_counts`,
+  :func:`sealed_files`), and the night report rebuilt from them (:func:`night_report`);
+* keeping re-runs idempotent: a completed crawl of a source is remembered for the night
+  (:func:`save_completed_crawl`), and the unfinished output of a failed try is discarded before
+  anything is sealed (:func:`discard_unfinished`).
+
+Airflow itself is imported inside the few functions that talk to it, so everything else here is
+plain Python that tests call directly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from opeds.errors import ConfigError, OpedsError
+from opeds.settings import Settings
+
+if TYPE_CHECKING:
+    from crawler.process import CrawlResult
+    from crawler.sources import SourcesFile
+    from opeds.night import ExtractStats, SealedFile
+
+logger = logging.getLogger(__name__)
+
+ARCHIVE_ENV = "OPEDS_ARCHIVE"
+CATALOG_ENV = "OPEDS_CATALOG_URL"
+SOURCES_ENV = "OPEDS_SOURCES"
+S3_CONN_ID = "opeds_s3"
+VARIABLES = {
+    "archive": "opeds_archive",
+    "catalog_url": "opeds_catalog_url",
+    "sources": "opeds_sources",
+}
+"""Airflow Variables that override the environment, by setting."""
+DEFAULT_SOURCES = Path(__file__).resolve().parent.parent / "sources.toml"
+"""The production sources file shipped at the root of the project."""
+DRY_RUN_ROOT = "opeds-dry-runs"
+"""Folder under the system temp dir that holds the scratch archives of dry runs."""
+MAX_FAILURES_IN_XCOM = 20
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class SourceCrawlFailed(OpedsError):
+    """One source's crawl produced nothing usable; the other sources are not affected."""
+
+
+class SourcesFailed(OpedsError):
+    """The night was archived, but one or more sources failed (the report names them)."""
+
+
+class FixityFailed(OpedsError):
+    """Stored objects no longer match the nights' manifests."""
+
+
+# -- the run's inputs ---------------------------------------------------------------------------
+def night_of(
+    override: str | None,
+    logical_date: datetime | None,
+    data_interval_start: datetime | None = None,
+    run_after: datetime | None = None,
+) -> str:
+    """The night a run archives: the ``night`` Param, else the run's logical date.
+
+    Manual runs without a logical date fall back to the data interval start, then to the time the
+    run was due (``run_after``): the answer depends on the run only, so a re-run of the same run
+    archives the same night. Dates are taken in UTC.
+    """
+    if override:
+        try:
+            return date.fromisoformat(str(override)).isoformat()
+        except ValueError:
+            raise ConfigError(f"night {override!r} is not a date (YYYY-MM-DD)") from None
+    for when in (logical_date, data_interval_start, run_after):
+        if when is not None:
+            return _utc_date(when).isoformat()
+    raise ConfigError("the run has no logical date: give the night as the 'night' Param")
+
+
+def _utc_date(when: datetime) -> date:
+    from datetime import UTC
+
+    return (when.astimezone(UTC) if when.tzinfo else when).date()
+
+
+@dataclass(frozen=True)
+class NightRun:
+    """A DAG run of ``opeds_nightly``, as the tasks need it."""
+
+    night: str
+    run_key: str
+    """``<dag_id>/<run_id>`` made safe for a path: names the scratch archive of a dry run."""
+    source_names: tuple[str, ...] = ()
+    dry_run: bool = False
+    max_pages: int | None = None
+    recrawl: bool = False
+
+    @classmethod
+    def from_params(
+        cls,
+        params: Mapping[str, Any],
+        *,
+        dag_id: str,
+        run_id: str,
+        logical_date: datetime | None,
+        data_interval_start: datetime | None = None,
+        run_after: datetime | None = None,
+    ) -> NightRun:
+        names = params.get("sources") or ()
+        if isinstance(names, str):
+            names = [n for n in re.split(r"[\s,]+", names) if n]
+        max_pages = params.get("max_pages")
+        if max_pages is not None:
+            max_pages = int(max_pages)
+            if max_pages < 1:
+                raise ConfigError(f"max_pages must be at least 1, got {max_pages}")
+        return cls(
+            night=night_of(params.get("night"), logical_date, data_interval_start, run_after),
+            run_key=f"{_SAFE.sub('_', dag_id)}/{_SAFE.sub('_', run_id)}",
+            source_names=tuple(str(n) for n in names),
+            dry_run=bool(params.get("dry_run", False)),
+            max_pages=max_pages,
+            recrawl=bool(params.get("recrawl", False)),
+        )
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> NightRun:
+        """From an Airflow task context (``get_current_context()``)."""
+        dag_run = context["dag_run"]
+        return cls.from_params(
+            context.get("params") or {},
+            dag_id=str(dag_run.dag_id),
+            run_id=str(dag_run.run_id),
+            logical_date=context.get("logical_date") or getattr(dag_run, "logical_date", None),
+            data_interval_start=context.get("data_interval_start"),
+            run_after=getattr(dag_run, "run_after", None),
+        )
+
+    @property
+    def scratch(self) -> Path:
+        """The scratch folder of a dry run (archive, catalog and state inside)."""
+        return Path(tempfile.gettempdir()) / DRY_RUN_ROOT / self.run_key
+
+
+# -- settings -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class S3Access:
+    """S3 credentials and endpoint from the Airflow connection ``opeds_s3``.
+
+    Amazon provider conventions: login is the access key id, password the secret access key,
+    extras ``endpoint_url`` and ``region_name``. The secret never appears in ``repr``.
+    """
+
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    endpoint_url: str | None = None
+    region: str | None = None
+
+    @classmethod
+    def from_connection(
+        cls, login: str | None, password: str | None, extra: Mapping[str, Any]
+    ) -> S3Access:
+        endpoint = extra.get("endpoint_url") or extra.get("host")
+        return cls(
+            access_key_id=login or extra.get("aws_access_key_id") or None,
+            secret_access_key=password or extra.get("aws_secret_access_key") or None,
+            session_token=extra.get("aws_session_token") or None,
+            endpoint_url=str(endpoint) if endpoint else None,
+            region=str(extra["region_name"]) if extra.get("region_name") else None,
+        )
+
+    def environment(self) -> dict[str, str]:
+        """The standard AWS variables boto3 reads (only those the connection sets)."""
+        env = {
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_SESSION_TOKEN": self.session_token,
+        }
+        return {k: v for k, v in env.items() if v}
+
+
+def sources_path(variables: Mapping[str, str | None], env: Mapping[str, str]) -> Path:
+    """The sources file: Variable ``opeds_sources``, ``OPEDS_SOURCES``, then the packaged one."""
+    raw = variables.get("sources") or env.get(SOURCES_ENV)
+    return Path(raw).expanduser() if raw else DEFAULT_SOURCES
+
+
+def resolve_settings(
+    *,
+    env: Mapping[str, str],
+    variables: Mapping[str, str | None],
+    s3: S3Access | None = None,
+    dry_run_root: Path | None = None,
+    max_pages: int | None = None,
+) -> Settings:
+    """Settings for a task: Variables over ``OPEDS_*`` variables over defaults.
+
+    With ``dry_run_root`` the archive, its catalog and the state folder all live there, whatever
+    the configuration says, so a dry run stores nothing where real nights go.
+    """
+    s = Settings.from_env(
+        env,
+        archive=variables.get("archive") or None,
+        catalog_url=variables.get("catalog_url") or None,
+        max_pages_per_source=max_pages,
+    )
+    if s3 is not None:
+        s = s.replace(
+            s3_endpoint_url=s.s3_endpoint_url or s3.endpoint_url,
+            s3_region=s.s3_region or s3.region,
+        )
+    if dry_run_root is not None:
+        s = replace(
+            s,
+            archive=str(dry_run_root / "archive"),
+            catalog_url=None,
+            state_dir=str(dry_run_root / "state"),
+            object_lock_mode=None,
+            object_lock_days=0,
+        )
+    return s
+
+
+def redacted_url(url: str) -> str:
+    """A database URL with its password hidden, for logs."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+def airflow_variables() -> dict[str, str | None]:
+    """The ``opeds_*`` Airflow Variables that are set (only callable inside a task)."""
+    from airflow.sdk import Variable
+
+    return {name: Variable.get(key, default=None) for name, key in VARIABLES.items()}
+
+
+def airflow_s3_access(conn_id: str = S3_CONN_ID) -> S3Access | None:
+    """Credentials from the Airflow connection, or None when it is not defined."""
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+    from airflow.sdk.log import mask_secret
+
+    try:
+        conn = Connection.get(conn_id)
+    except AirflowNotFoundException:
+        return None
+    access = S3Access.from_connection(conn.login, conn.password, conn.extra_dejson or {})
+    for secret in (access.secret_access_key, access.session_token):
+        if secret:
+            mask_secret(secret)
+    return access
+
+
+@contextmanager
+def aws_environment(access: S3Access | None) -> Iterator[None]:
+    """Put the connection's credentials where boto3 finds them, for the ``with`` block only."""
+    values = access.environment() if access else {}
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, old in saved.items():
+            if old is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = old
+
+
+@dataclass(frozen=True)
+class TaskSetup:
+    """What a task of a night works with."""
+
+    run: NightRun
+    settings: Settings
+    sources_path: Path
+
+    @property
+    def night(self) -> str:
+        return self.run.night
+
+
+@contextmanager
+def night_task(context: Mapping[str, Any] | None = None) -> Iterator[TaskSetup]:
+    """Inside an Airflow task: the run, its settings, and S3 credentials in the environment."""
+    if context is None:
+        from airflow.sdk import get_current_context
+
+        context = get_current_context()
+    run = NightRun.from_context(context)
+    variables = airflow_variables()
+    access = airflow_s3_access()
+    settings = resolve_settings(
+        env=os.environ,
+        variables=variables,
+        s3=access,
+        dry_run_root=run.scratch if run.dry_run else None,
+        max_pages=run.max_pages,
+    )
+    path = sources_path(variables, os.environ)
+    with aws_environment(access):
+        yield TaskSetup(run, settings, path)
+
+
+@contextmanager
+def archive_task() -> Iterator[Settings]:
+    """Inside an Airflow task that works on the whole archive (no night): its settings."""
+    access = airflow_s3_access()
+    settings = resolve_settings(env=os.environ, variables=airflow_variables(), s3=access)
+    with aws_environment(access):
+        yield settings
+
+
+def describe(settings: Settings, run: NightRun | None = None) -> str:
+    """One log line about where a task works (no credentials)."""
+    where = f"archive {settings.archive}, catalog {redacted_url(settings.effective_catalog_url)}"
+    if run is None:
+        return where
+    mode = "DRY RUN (scratch archive, nothing stored in the real one)" if run.dry_run else "night"
+    return f"{mode} {run.night}: {where}"
+
+
+# -- sources ------------------------------------------------------------------------------------
+def load_sources_file(path: Path) -> SourcesFile:
+    """The sources file, with an error that says how to point the DAG at it."""
+    from crawler.sources import load_sources
+
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: sources file not found; set {SOURCES_ENV} (or the Airflow Variable "
+            f"{VARIABLES['sources']}) to the sources TOML the DAG should crawl"
+        )
+    return load_sources(path)
+
+
+# -- crawl results ------------------------------------------------------------------------------
+def source_error(result: CrawlResult | None, name: str) -> str | None:
+    """Why a source's crawl counts as failed, or None when it archived something.
+
+    A source fails as a whole when its crawl gave no result, or not one HTTP response (the
+    outlet is down or unreachable). Single pages that fail are counted in the report instead.
+    """
+    if result is None or name not in result.sources:
+        return "the crawl ended without a result for this source"
+    r = result.sources[name]
+    if r.counts.get("response_count", 0) == 0:
+        requests = r.counts.get("request_count", 0)
+        reasons = sorted(
+            {f.get("reason", "") for f in r.failures if f.get("reason")}
+            | {k.split("/", 1)[1] for k in r.counts if k.startswith(("failed/", "exception/"))}
+        )
+        why = f" ({', '.join(reasons)})" if reasons else ""
+        return f"no HTTP response from the outlet: {requests} request(s) failed{why}"
+    return None
+
+
+def crawl_summary(name: str, result: CrawlResult | None, error: str | None) -> dict[str, Any]:
+    """What XCom carries for one source: counts, a few failed URLs, the error. No page data."""
+    r = result.sources.get(name) if result is not None else None
+    return {
+        "source": name,
+        "counts": dict(r.counts) if r else {},
+        "failures": list(r.failures[:MAX_FAILURES_IN_XCOM]) if r else [],
+        "finish_reason": r.finish_reason if r else "",
+        "error": error,
+    }
+
+
+def crawl_marker(settings: Settings, night: str, source: str) -> Path:
+    """Where a completed crawl of ``source`` for ``night`` is remembered (beside the spool)."""
+    return settings.spool_path / "crawls" / night / f"{source}.json"
+
+
+def load_completed_crawl(settings: Settings, night: str, source: str) -> dict[str, Any] | None:
+    p = crawl_marker(settings, night, source)
+    try:
+        data: dict[str, Any] = json.loads(p.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return data
+
+
+def save_completed_crawl(settings: Settings, night: str, summary: Mapping[str, Any]) -> Path:
+    """Remember that the source's crawl completed, so a re-run of the night does not repeat it."""
+    p = crawl_marker(settings, night, str(summary["source"]))
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(dict(summary), sort_keys=True))
+    tmp.replace(p)
+    return p
+
+
+def crawl_source(
+    settings: Settings,
+    night: str,
+    source: Mapping[str, Any],
+    sources_sha256: str,
+    recrawl: bool = False,
+) -> dict[str, Any]:
+    """Crawl one source for the night and return its summary (``error`` set when it failed).
+
+    A source whose crawl of this night already completed is not crawled again unless
+    ``recrawl``: its remembered summary is returned. Before crawling, what a failed earlier try
+    left half-written for the source is discarded.
+    """
+    from crawler.process import CrawlError
+    from crawler.sources import Source
+    from opeds.night import crawl_night
+
+    name = str(source["name"])
+    done = None if recrawl else load_completed_crawl(settings, night, name)
+    if done is not None:
+        logger.info("%s: already crawled for night %s; not crawling again", name, night)
+        return done
+    discard_unfinished(settings, night, name)
+    result: CrawlResult | None
+    try:
+        result = crawl_night(
+            settings, [Source.from_dict(dict(source))], night, sources_sha256=sources_sha256
+        )
+        error = source_error(result, name)
+    except CrawlError as e:
+        result, error = None, str(e)
+    summary = crawl_summary(name, result, error)
+    if error is None:
+        save_completed_crawl(settings, night, summary)
+    return summary
+
+
+def discard_unfinished(settings: Settings, night: str, source: str | None = None) -> list[str]:
+    """Drop what a failed try left half-written for ``night`` (only ``source``'s, when given).
+
+    WARC files are written as ``<name>.open`` and renamed when complete; a crawl or metadata
+    writer that died leaves the ``.open`` file behind, with catalog rows pointing at its final
+    name. Those rows go (captures of the file, articles extracted from them; metadata locations
+    are cleared so the records are written again) and so does the file, so nothing of a failed
+    try is ever sealed, indexed or counted as archived. Returns the keys discarded.
+    """
+    from sqlalchemy import delete, select, update
+
+    from opeds.night import catalog_for
+    from storage.catalog import articles, captures
+    from storage.warc import OPEN_SUFFIX
+
+    day = date.fromisoformat(night)
+    folder = settings.spool_path / "warcs" / f"{day:%Y/%m/%d}"
+    if not folder.is_dir():
+        return []
+    name_re = re.compile(
+        re.escape(f"{settings.warc_prefix}-{source}-") + r"\d{17}-\d{5}-"
+        if source
+        else re.escape(f"{settings.warc_prefix}-")
+    )
+    leftovers = sorted(
+        p for p in folder.glob(f"*{OPEN_SUFFIX}") if name_re.match(p.name) and p.is_file()
+    )
+    if not leftovers:
+        return []
+    keys = [p.relative_to(settings.spool_path).as_posix()[: -len(OPEN_SUFFIX)] for p in leftovers]
+    with catalog_for(settings) as cat, cat.engine.begin() as c:
+        dangling = select(captures.c.id).where(captures.c.warc_key.in_(keys))
+        c.execute(delete(articles).where(articles.c.capture_id.in_(dangling)))
+        c.execute(delete(captures).where(captures.c.warc_key.in_(keys)))
+        c.execute(
+            update(articles)
+            .where(articles.c.metadata_warc_key.in_(keys))
+            .values(metadata_warc_key=None, metadata_offset=None, metadata_length=None)
+        )
+    for p in leftovers:
+        p.unlink(missing_ok=True)
+    logger.warning("discarded %d unfinished WARC file(s) of night %s", len(keys), night)
+    return keys
+
+
+# -- later steps --------------------------------------------------------------------------------
+def cluster_counts(result: Any) -> dict[str, int]:
+    return {
+        k: int(getattr(result, k, 0) or 0) for k in ("new_works", "joined_existing", "singletons")
+    }
+
+
+def extract_counts(stats: ExtractStats, cluster: Any) -> dict[str, Any]:
+    """What XCom carries from extraction and clustering."""
+    return {
+        "new_articles": stats.new_articles,
+        "unchanged": stats.unchanged,
+        "failed": list(stats.failed[:MAX_FAILURES_IN_XCOM]),
+        "failed_total": len(stats.failed),
+        "by_source": dict(stats.by_source),
+        "works": cluster_counts(cluster),
+    }
+
+
+def sealed_files(sealed: Sequence[SealedFile]) -> list[dict[str, Any]]:
+    return [
+        {"key": f.key, "size": f.size, "sha256": f.sha256, "records": f.records} for f in sealed
+    ]
+
+
+def keys_only(value: Any) -> Any:
+    """A step's result reduced to JSON with keys, counts and names (for XCom)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): keys_only(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [keys_only(v) for v in value]
+    key = getattr(value, "key", None)
+    if isinstance(key, str):
+        return key
+    return str(value)
+
+
+def night_report(
+    night: str,
+    summaries: Mapping[str, Mapping[str, Any] | None],
+    extract: Mapping[str, Any] | None,
+    sealed: Sequence[Mapping[str, Any]],
+    *,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """The night report (:func:`opeds.night.build_report`) from what the tasks passed on.
+
+    ``summaries`` maps every selected source to its crawl summary, or None when its crawl task
+    failed without one. The report gains ``failed_sources``: source name to the reason.
+    """
+    from crawler.process import CrawlResult, SourceResult
+    from opeds.night import ExtractStats, SealedFile, build_report
+
+    results: dict[str, SourceResult] = {}
+    failed: dict[str, str] = {}
+    for name, s in sorted(summaries.items()):
+        if s is None:
+            reason = "the crawl task failed before reporting (see its log)"
+            results[name] = SourceResult(name, {}, [{"url": "", "reason": reason}], "task failed")
+            failed[name] = reason
+            continue
+        results[name] = SourceResult(
+            name,
+            dict(s.get("counts") or {}),
+            list(s.get("failures") or []),
+            s.get("finish_reason") or "",
+        )
+        if s.get("error"):
+            failed[name] = str(s["error"])
+    stats = None
+    cluster = None
+    if extract is not None:
+        stats = ExtractStats(
+            new_articles=int(extract.get("new_articles", 0)),
+            unchanged=int(extract.get("unchanged", 0)),
+            failed=list(extract.get("failed") or []),
+            by_source=dict(extract.get("by_source") or {}),
+        )
+        cluster = SimpleNamespace(**(extract.get("works") or {}))
+    files = [
+        SealedFile(str(f["key"]), int(f["size"]), str(f["sha256"]), int(f["records"]))
+        for f in sealed
+    ]
+    report = build_report(night, CrawlResult(night, results), stats, cluster, files)
+    for name, reason in failed.items():
+        report["sources"][name]["crawl_failed"] = reason
+    report["failed_sources"] = failed
+    if dry_run:
+        report["dry_run"] = True
+    return report
+
+
+def report_lines(report: Mapping[str, Any], key: str) -> list[str]:
+    """The night report in a few log lines (the full JSON is stored at ``key``)."""
+    lines = [f"night {report['night']}: report stored at {key}"]
+    for name, s in sorted(report.get("sources", {}).items()):
+        state = f"FAILED: {s['crawl_failed']}" if s.get("crawl_failed") else "ok"
+        lines.append(
+            f"  {name}: {state}; fetched {s.get('fetched', 0)}, failed pages {s.get('failed', 0)}, "
+            f"new articles {s.get('new_articles', 0)}, records {s.get('records', 0)}"
+        )
+    ex = report.get("extraction", {})
+    lines.append(
+        f"  articles: {ex.get('new_articles', 0)} new, {ex.get('unchanged', 0)} unchanged, "
+        f"{len(ex.get('failed', []))} failed extraction"
+    )
+    works = report.get("works", {})
+    if works:
+        lines.append(
+            f"  works: {works.get('new_works', 0)} new, "
+            f"{works.get('joined_existing', 0)} joined existing"
+        )
+    lines.append(f"  files: {len(report.get('files', []))}, {report.get('bytes_written', 0)} bytes")
+    return lines
+
+
+def failed_sources_message(report: Mapping[str, Any], key: str) -> str | None:
+    """The failure to raise after the report is stored, or None when every source worked."""
+    failed: Mapping[str, str] = report.get("failed_sources") or {}
+    if not failed:
+        return None
+    names = "; ".join(f"{n}: {why}" for n, why in sorted(failed.items()))
+    return (
+        f"night {report['night']}: {len(failed)} source(s) failed ({names}). The other sources "
+        f"were archived; the night report is at {key}."
+    )
+
+
+def fixity_message(report: Any) -> str | None:
+    """The failure naming each bad object, or None when the archive checked out."""
+    if report.ok:
+        return None
+    return "\n".join(report.lines())
