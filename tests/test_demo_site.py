@@ -23,7 +23,7 @@ from opeds.demo.site import (
     LEVANT,
     PRIVATE_URL,
     REDIRECT_FROM,
-    SOURCES_TOML,
+    SOURCES_PATH,
     SYRIAN_OBSERVER,
     TRACKING_URL,
     DemoSite,
@@ -97,7 +97,7 @@ def sitemap_locs(body: bytes) -> list[tuple[str, str]]:
 
 
 def test_every_link_in_feeds_sitemaps_and_listings_resolves(site: DemoSite) -> None:
-    sources = load_sources(SOURCES_TOML).sources
+    sources = load_sources(SOURCES_PATH).sources
     found: set[str] = set()
     for src in sources:
         for feed in src.feeds:
@@ -160,7 +160,7 @@ def test_copies_share_most_paragraphs_with_their_original(site: DemoSite) -> Non
             assert shared / len(orig_paras) >= 0.8, copy.url
             dropped = [e for e in copy.edits if e.startswith("drop_paragraph:")]
             assert shared == len(orig_paras) - len(dropped), copy.url
-    assert copies == 8
+    assert copies == 9
 
 
 def test_copies_carry_the_usual_republication_edits(site: DemoSite) -> None:
@@ -209,7 +209,7 @@ def test_same_topic_pair_is_different_text(site: DemoSite) -> None:
 
 def test_roles_and_counts(site: DemoSite) -> None:
     roles = Counter(a.role for a in site.articles)
-    assert roles == {"original": 5, "copy": 8, "singleton": 6}
+    assert roles == {"original": 5, "copy": 9, "singleton": 6}
     per_outlet = Counter((a.outlet, a.role) for a in site.articles)
     assert per_outlet[("syrianobserver.com", "singleton")] == 3  # one of them is old
     assert per_outlet[("levant-review.example", "singleton")] == 2
@@ -262,13 +262,13 @@ def test_robots_disallows_the_private_page_that_the_listing_links(site: DemoSite
     assert not robots.can_fetch("opeds", PRIVATE_URL)
     assert all(robots.can_fetch("opeds", a.url) for a in site.articles if a.outlet in AAWSAT)
     assert PRIVATE_URL in links_in(f"{AAWSAT}/opinion", page(site, f"{AAWSAT}/opinion").body)
-    (aawsat,) = [s for s in load_sources(SOURCES_TOML).sources if s.name == "asharq-al-awsat"]
+    (aawsat,) = [s for s in load_sources(SOURCES_PATH).sources if s.name == "asharq-al-awsat"]
     assert aawsat.article_re is not None and aawsat.article_re.search(PRIVATE_URL)
     assert page(site, PRIVATE_URL).status == 200  # only robots.txt keeps a crawler out
 
 
 def test_sources_config_covers_every_article(site: DemoSite) -> None:
-    sources = {s.name: s for s in load_sources(SOURCES_TOML).sources}
+    sources = {s.name: s for s in load_sources(SOURCES_PATH).sources}
     assert set(sources) == {a.source for a in site.articles}
     for a in site.articles:
         src = sources[a.source]

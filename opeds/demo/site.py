@@ -5,7 +5,7 @@
   ``OpinionNewsArticle``, an RSS feed (``/feed/opinion``), an ``/opinion`` listing whose "Most
   read" box links one column with ``utm_*`` parameters, and a ``/private/`` preview that
   robots.txt disallows but the listing links to.
-* ``https://syrianobserver.com``, shaped like The Syrian Observer: republishes four columns in
+* ``https://syrianobserver.com``, shaped like The Syrian Observer: republishes five columns in
   WordPress chrome (logo line, standfirst naming the original outlet, headline repeated, a "Read
   Also" line, author bio, disclaimer, "Helpful keywords"), prints two pieces of its own, and lists
   them in a news sitemap behind ``sitemap_index.xml``; an older archive sitemap falls outside the
@@ -47,7 +47,7 @@ __all__ = [
     "LEVANT",
     "PRIVATE_URL",
     "REDIRECT_FROM",
-    "SOURCES_TOML",
+    "SOURCES_PATH",
     "SYRIAN_OBSERVER",
     "TRACKING_URL",
     "DemoArticle",
@@ -60,7 +60,7 @@ __all__ = [
 AAWSAT = "https://english.aawsat.com"
 SYRIAN_OBSERVER = "https://syrianobserver.com"
 LEVANT = "http://levant-review.example"
-SOURCES_TOML = Path(__file__).with_name("sources.toml")
+SOURCES_PATH = Path(__file__).with_name("sources.toml")
 """The sources config for the three sample outlets."""
 
 Role = Literal["original", "copy", "singleton"]
@@ -102,7 +102,7 @@ class DemoArticle:
     outlet: str
     """Host name of :attr:`url`."""
     source: str
-    """Name of the source in :data:`SOURCES_TOML` that covers this page."""
+    """Name of the source in :data:`SOURCES_PATH` that covers this page."""
     work: str | None
     """``w01``..; None for a singleton."""
     role: Role
@@ -221,6 +221,21 @@ _PLAN: tuple[_Placement, ...] = (
         standfirst=(
             "Iraq's shrinking rivers owe as much to mismanagement at home as to dams upstream, "
             "writes Omar Kheirallah in Asharq Al-Awsat."
+        ),
+    ),
+    _Placement(
+        "red-sea",
+        "so",
+        4,
+        (11, 15),
+        work="w02",
+        section="commentary",
+        numeric_id=298342,
+        read_also="normalization",
+        read_also_after=4,
+        standfirst=(
+            "Ships steering clear of the Bab al-Mandab are raising costs for the region's poorest "
+            "importers, according to Mona Saadeh in Asharq Al-Awsat."
         ),
     ),
     _Placement(
@@ -870,6 +885,8 @@ _AAWSAT_CSS = """body{margin:0;font-family:Georgia,serif;color:#1a1a1a;backgroun
 .main-nav ul{list-style:none;display:flex;gap:18px;margin:8px 0 0;padding:0}
 .layout{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,1fr);gap:32px;padding:24px}
 .node-title{font-size:34px;line-height:1.2}.byline{color:#666;margin-bottom:20px}
+.byline time,.card-meta time{margin-left:12px;color:#888}.author-name{font-weight:bold}
+.footer-links{list-style:none;display:flex;gap:18px;padding:0}
 .field-body p{font-size:19px;line-height:1.6}
 .card{border-bottom:1px solid #eee;padding:12px 0}
 .sidebar h2{font-size:16px;text-transform:uppercase}
@@ -1208,6 +1225,7 @@ body{margin:0;font:16px/1.6 "Helvetica Neue",Arial,sans-serif;color:#222}
 .col-md-8{flex:2}.col-md-4{flex:1}
 .entry-title{font-size:2rem;color:#b3141b}.entry-excerpt{font-size:1.15rem;color:#555}
 .so-disclaimer{font-style:italic;color:#777}.tags-title{font-weight:bold}
+.screen-reader-text{position:absolute;left:-9999px}.widget-title{font-size:1.1rem}
 .site-footer{background:#1d1d1d;color:#ccc;padding:30px;text-align:center}
 .site-footer a{color:#fff}.sample-note{font-size:12px;color:#999}
 """
