@@ -218,6 +218,11 @@ class _VerifyError(Exception):
     """The stored object does not match the local file (a retryable condition)."""
 
 
+def _version(value: object) -> str | None:
+    """A usable version id: unversioned buckets answer ``null``, which some servers reject."""
+    return value if isinstance(value, str) and value not in ("", "null") else None
+
+
 def _b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
 
@@ -232,6 +237,8 @@ def _error_code(exc: BaseException) -> tuple[str, int]:
 
 def _is_missing(exc: BaseException) -> bool:
     code, status = _error_code(exc)
+    if code in ("NoSuchBucket", "NoSuchUpload"):
+        return False
     return status == 404 or code in ("NoSuchKey", "NotFound", "404")
 
 
@@ -459,7 +466,7 @@ class S3Store:
         for attempt in range(1, self.attempts + 1):
             try:
                 head = self._head(full)
-                if head is not None and self._same(head, plan):
+                if head is not None and self._same(full, head, plan):
                     self._ensure_retention(full, head, until)
                     if attempt == 1:
                         log.info("%s already stored and verified", self._where(full))
@@ -520,7 +527,7 @@ class S3Store:
                 ChecksumAlgorithm="SHA256",
                 ChecksumSHA256=_b64(part.sha256),
             )
-            return resp.get("VersionId")
+            return _version(resp.get("VersionId"))
         upload_id = self.client.create_multipart_upload(**common, ChecksumAlgorithm="SHA256")[
             "UploadId"
         ]
@@ -554,7 +561,7 @@ class S3Store:
                 UploadId=upload_id,
                 MultipartUpload={"Parts": done},  # type: ignore[typeddict-item]
             )
-            return completed.get("VersionId")
+            return _version(completed.get("VersionId"))
         except BaseException:
             self._abort(full, upload_id)
             raise
@@ -571,17 +578,28 @@ class S3Store:
                     self.describe(exc),
                 )
 
-    def _same(self, head: Mapping[str, Any], plan: _Plan) -> bool:
-        """Whether a HEAD answer shows the same bytes as ``plan`` (size, digest, checksum)."""
+    def _same(self, full: str, head: dict[str, Any], plan: _Plan) -> bool:
+        """Whether the object ``head`` describes holds the same bytes as ``plan``.
+
+        Size and the recorded digest must match; then the server's checksum decides, or, when
+        there is none (or ``verify="readback"``), reading the object back.
+        """
         if head.get("ContentLength") != plan.size:
             return False
         if head.get("Metadata", {}).get(META_SHA256) != plan.hexdigest:
             return False
-        checksum = head.get("ChecksumSHA256")
-        return checksum is None or checksum in plan.accepted_checksums()
+        try:
+            self._verified(full, plan, _version(head.get("VersionId")), head)
+        except _VerifyError:
+            return False
+        return True
 
-    def _verified(self, full: str, plan: _Plan, version: str | None) -> dict[str, Any]:
-        head = self._head(full, version)
+    def _verified(
+        self, full: str, plan: _Plan, version: str | None, head: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The HEAD answer for the stored object, once it is shown to equal ``plan``."""
+        if head is None:
+            head = self._head(full, version)
         if head is None:
             raise _VerifyError(f"{self._where(full)} is missing right after its upload")
         got_size = head.get("ContentLength")
@@ -592,7 +610,7 @@ class S3Store:
             raise _VerifyError(f"stored SHA-256 checksum {checksum} does not match the file")
         if checksum is None or self.verify == "readback":
             try:
-                size, digest = self._read_back(full, head.get("VersionId") or version)
+                size, digest = self._read_back(full, _version(head.get("VersionId")) or version)
             except OpedsError as exc:
                 raise _VerifyError(f"read-back failed: {exc}") from None
             if (size, digest) != (plan.size, plan.hexdigest):
@@ -628,10 +646,11 @@ class S3Store:
             "Key": full,
             "Retention": {"Mode": self.object_lock_mode, "RetainUntilDate": until},
         }
-        if head.get("VersionId"):
-            args["VersionId"] = head["VersionId"]
+        version = _version(head.get("VersionId"))
+        if version:
+            args["VersionId"] = version
         self.client.put_object_retention(**args)
-        check = self._head(full, head.get("VersionId"))
+        check = self._head(full, version)
         if check is None or check.get("ObjectLockMode") != self.object_lock_mode:
             raise StoreError(
                 f"{self._where(full)} was stored but the server did not apply Object Lock "
@@ -785,7 +804,7 @@ class _ObjectReader(io.RawIOBase):
             raise store._fail("read of", self._full, exc) from None
         self._body = resp["Body"]
         self._etag = self._etag or resp.get("ETag")
-        self._version = self._version or resp.get("VersionId")
+        self._version = self._version or _version(resp.get("VersionId"))
         if self._size is None:
             self._size = int(resp.get("ContentLength", 0))
 
@@ -856,16 +875,20 @@ def create_bucket(
         args["ObjectLockEnabledForBucket"] = True
     if region and region != "us-east-1":
         args["CreateBucketConfiguration"] = {"LocationConstraint": region}
-    created = True
-    try:
-        client.create_bucket(**args)
-    except ClientError as exc:
-        code, _ = _error_code(exc)
-        if code != "BucketAlreadyOwnedByYou":
+    # us-east-1 answers 200 to CreateBucket on a bucket one already owns: ask first
+    created = not _bucket_exists(client, bucket)
+    if created:
+        try:
+            client.create_bucket(**args)
+        except ClientError as exc:
+            code, _ = _error_code(exc)
+            if code != "BucketAlreadyOwnedByYou":
+                raise StoreError(
+                    f"cannot create bucket {bucket!r}: {_describe_plain(exc)}"
+                ) from None
+            created = False
+        except BotoCoreError as exc:
             raise StoreError(f"cannot create bucket {bucket!r}: {_describe_plain(exc)}") from None
-        created = False
-    except BotoCoreError as exc:
-        raise StoreError(f"cannot create bucket {bucket!r}: {_describe_plain(exc)}") from None
     if object_lock and not created and not bucket_has_object_lock(client, bucket):
         raise StoreError(
             f"bucket {bucket!r} exists without Object Lock: use a new bucket, or enable versioning "
@@ -919,6 +942,18 @@ def create_bucket(
                 f"cannot set default retention on {bucket!r}: {_describe_plain(exc)}"
             ) from None
     return created
+
+
+def _bucket_exists(client: S3Client, bucket: str) -> bool:
+    try:
+        client.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        if _is_missing(exc):
+            return False
+        raise StoreError(f"cannot look up bucket {bucket!r}: {_describe_plain(exc)}") from None
+    except BotoCoreError as exc:
+        raise StoreError(f"cannot look up bucket {bucket!r}: {_describe_plain(exc)}") from None
+    return True
 
 
 def bucket_has_object_lock(client: S3Client, bucket: str) -> bool:

@@ -9,8 +9,10 @@ body short.
 
 from __future__ import annotations
 
+import atexit
 import http.client
 import itertools
+import logging
 import random
 import socket
 import struct
@@ -25,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import pytest
 from botocore.config import Config
 
 if TYPE_CHECKING:
@@ -40,6 +43,8 @@ class MotoS3:
 
     def __init__(self) -> None:
         from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
 
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
@@ -71,6 +76,24 @@ class MotoS3:
         else:
             self.client().create_bucket(Bucket=name)
         return name
+
+
+_shared: MotoS3 | None = None
+
+
+def shared_server() -> MotoS3:
+    """One moto server for the whole test run, started on first use."""
+    global _shared
+    if _shared is None:
+        _shared = MotoS3()
+        atexit.register(_shared.stop)
+    return _shared
+
+
+@pytest.fixture
+def moto_s3() -> MotoS3:
+    """The shared moto S3 server (tests use a fresh bucket each)."""
+    return shared_server()
 
 
 def store_options(endpoint: str, **extra: Any) -> dict[str, Any]:
@@ -117,13 +140,17 @@ def cycle(pattern: Sequence[str]) -> Schedule:
 
 
 def seeded(seed: int, rate: float, faults: Sequence[str] = FAULTS) -> Schedule:
-    """A reproducible schedule: each request is faulty with probability ``rate``."""
+    """A reproducible schedule: each request is faulty with probability ``rate``.
+
+    Faulty requests take the ``faults`` in turn, so every kind occurs once there are enough.
+    """
     rng = random.Random(seed)
     decided: list[str] = []
+    rotation = itertools.cycle(faults)
 
     def pick(n: int, method: str, path: str) -> str:
         while len(decided) <= n:
-            decided.append(rng.choice(faults) if rng.random() < rate else PASS)
+            decided.append(next(rotation) if rng.random() < rate else PASS)
         return decided[n]
 
     return pick
@@ -134,6 +161,7 @@ class _Log:
     lock: threading.Lock = field(default_factory=threading.Lock)
     n: int = 0
     entries: list[tuple[int, str, str, str]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
 
 
 class FaultProxy:
@@ -143,7 +171,9 @@ class FaultProxy:
     how long a :data:`DELAY` holds a request; set the client's read timeout below it.
     """
 
-    def __init__(self, upstream_host: str, upstream_port: int, schedule: Schedule, delay: float = 1.0):
+    def __init__(
+        self, upstream_host: str, upstream_port: int, schedule: Schedule, delay: float = 1.0
+    ):
         self.upstream = (upstream_host, upstream_port)
         self.schedule = schedule
         self.delay = delay
@@ -183,7 +213,12 @@ class FaultProxy:
         with self.log.lock:
             return list(self.log.entries)
 
-    def _next(self, method: str, path: str) -> str:
+    def headers(self, n: int) -> dict[str, str]:
+        """The headers of request ``n``, names in lower case."""
+        with self.log.lock:
+            return dict(self.log.headers[n])
+
+    def _next(self, method: str, path: str, headers: dict[str, str]) -> str:
         with self.log.lock:
             n = self.log.n
             self.log.n += 1
@@ -191,12 +226,13 @@ class FaultProxy:
             if fault == TRUNCATE and method not in ("GET",):
                 fault = PASS
             self.log.entries.append((n, method, path, fault))
+            self.log.headers.append(headers)
         return fault
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         try:
             body = _read_body(h)
-            fault = self._next(h.command, h.path)
+            fault = self._next(h.command, h.path, {k.lower(): v for k, v in h.headers.items()})
             if fault == DROP_BEFORE:
                 _reset(h)
                 return
