@@ -51,6 +51,9 @@ _SECOND_LEVEL = {
 }
 
 
+_DOMAIN = re.compile(r"(?:www\.)?(?:[\w\-]+\.)+[a-z]{2,}", re.IGNORECASE)
+
+
 def site_of(url_or_host: str | None) -> str | None:
     """Registrable part ("english.aawsat.com" -> "aawsat.com"): enough to compare sites."""
     if not url_or_host:
@@ -74,7 +77,11 @@ def is_own_outlet(outlet: str, page_url: str | None, site_names: Iterable[str | 
     no = normalize(outlet).replace(" ", "")
     if not no:
         return True
+    if _DOMAIN.fullmatch(outlet.strip()) and page_url:
+        return same_site(outlet.strip().lower(), page_url)
     for name in site_names:
+        if name and _DOMAIN.fullmatch(name.strip()) and page_url and not same_site(name, page_url):
+            continue  # a domain-like site name that is not this page's domain says nothing
         nn = normalize(name or "").replace(" ", "")
         if nn and (nn == no or (len(nn) >= 5 and (nn in no or no in nn))):
             return True
@@ -93,72 +100,83 @@ _MONTHS = (
     r"juli|"
     r"aug(?:ust)?|sep(?:t|tember)?|o[ck]t(?:ober)?|nov(?:ember)?|de[cz](?:ember)?"
 )
+_VERBS = (
+    r"writes|wrote|argues|argued|says|said|notes|warns|contends|explains|reports|schreibt|"
+    r"argumentiert|meint|warnt|erklärt|kommentiert|berichtet"
+)
 _STOP_AFTER = re.compile(
     r"\s+(?:on|am|vom|at|um|and|und|who|which|where|that|dass|der am|since|seit|in (?:19|20)\d\d|"
-    r"under|unter|with|mit|as part|through|via|about|über)\b.*$|"
+    r"under|unter|with|mit|as part|through|via|about|über|erschienen|veröffentlicht|publiziert|"
+    r"abgedruckt|" + _VERBS + r")\b.*$|"
     r"\s+(?:\d{1,2}\.?\s+)?(?:" + _MONTHS + r")\b.*$",
     re.IGNORECASE,
 )
 _TERMINATOR = re.compile(r"[;:!?,()\[\]\"“”«»„|]|\s[—–-]\s|\.(?=\s|$)")
-_LEADING_ARTICLE = re.compile(
-    r"^(?:the|a|an|der|die|das|dem|den|des|einer|einem|eines|le|la|les|el)\s+", re.IGNORECASE
-)
+_LEADING_ARTICLE = re.compile(r"^(?:the|a|an|der|die|das|dem|den|des|einer|einem|eines)\s+")
 _GENERIC = re.compile(
     r"^(?:this|it|him|her|them|us|permission|print|online|the author|author|here|full|original|"
-    r"edition|website|site|blog|newspaper|magazine|zeitung|page|seite)$",
+    r"edition|website|site|blog|newspaper|magazine|zeitung|page|seite|supplied|file|handout|"
+    r"screenshot|archive|archiv|agencies|news agencies|agenturen|wires|staff|getty images|"
+    r"[\d\s./-]+)$",
     re.IGNORECASE,
 )
+_PREPOSITION = re.compile(
+    r"\b(?:in|on|at|to|by|from|of|with|for|bei|beim|im|auf|von|vom|unter|für)\s+", re.IGNORECASE
+)
 
-_CUES: list[tuple[int, re.Pattern[str]]] = [
+# (priority, cue, where the name starts): "label" right after the cue, "prep" after one of the
+# next prepositions, "direct" right after a verb ("writes Asharq Al-Awsat").
+_CUES: list[tuple[int, re.Pattern[str], str]] = [
     (
         0,
         re.compile(
             r"\b(?:source|sources|quelle|quellen|via|credit|original|erstveröffentlichung|"
-            r"originally published|first published)\s*[:：]\s*",
+            r"originally published|first published)\s*[:：]\s*|"
+            r"^\W*(?:from|via|aus|von|courtesy of|republished from|übernommen von)\s+"
+            r"(?=[^:：]{2,40}[:：])",
             re.IGNORECASE,
         ),
+        "label",
     ),
     (
         1,
         re.compile(
             r"\b(?:published|appeared|appears|ran|posted|printed|aired|syndicated|featured|"
-            r"reprinted|"
-            r"republished|reproduced|re-?posted|permission|courtesy|reading|erschienen|erschien|"
-            r"veröffentlicht|publiziert|abgedruckt|genehmigung|erlaubnis|übernommen|weiterlesen|"
-            r"lesen)"
-            r"(?:\s+\w+){0,4}?\s+(?:in|on|at|to|by|from|of|bei|beim|im|auf|in der|in dem|von|vom|"
-            r"unter)\s+",
+            r"reprinted|republished|reproduced|re-?posted|permission|courtesy|arrangement|reading|"
+            r"erschienen|erschien|veröffentlicht|publiziert|abgedruckt|genehmigung|erlaubnis|"
+            r"übernommen|weiterlesen|lesen|zuerst|erstmals|ursprünglich|zunächst)\b",
             re.IGNORECASE,
         ),
+        "prep",
     ),
     (
         2,
         re.compile(
             r"\b(?:writing|op-?ed|opinion piece|opinion article|opinion|column|commentary|essay|"
-            r"editorial|"
-            r"guest post|guest essay|piece|article|post|letter|gastbeitrag|gastkommentar|kommentar|"
-            r"beitrag|artikel|meinungsbeitrag|kolumne|essay|schreibt|schreiben)"
-            r"(?:\s+\w+){0,2}?\s+(?:in|to|for|at|on|für|in der|im|bei|beim|auf)\s+",
+            r"editorial|guest post|guest essay|piece|article|post|letter|gastbeitrag|"
+            r"gastkommentar|kommentar|beitrag|artikel|meinungsbeitrag|kolumne|essay|schreiben|"
+            + _VERBS
+            + r")\b",
             re.IGNORECASE,
         ),
+        "prep",
     ),
     (
         3,
         re.compile(
-            r"\b(?:writes|wrote|reports|reported|says|said|notes|argues|explains|observes|"
-            r"berichtet|"
-            r"schreibt|meint|kommentiert)\s+(?=(?:the\s+|die\s+|der\s+|das\s+)?(?:[A-Z]|"
+            r"\b(?i:" + _VERBS + r")\s+(?=(?:the\s+|die\s+|der\s+|das\s+)?(?:[A-Z]|"
             r"[a-z][\w\-]*\.[a-z]{2,}))",
         ),
+        "direct",
     ),
     (
         4,
         re.compile(
             r"\b(?:writes|blogs|reports|columnist|contributor|editor|correspondent|writer|fellow|"
-            r"schreibt|kolumnist|kolumnistin|autor|autorin|redakteur|redakteurin)"
-            r"\s+(?:for|at|with|of|für|bei|beim|der|des|von)\s+",
+            r"schreibt|kolumnist|kolumnistin|autor|autorin|redakteur|redakteurin)\b",
             re.IGNORECASE,
         ),
+        "prep",
     ),
 ]
 
@@ -166,7 +184,7 @@ _CUES: list[tuple[int, re.Pattern[str]]] = [
 _QUOTES = " .'\"\u2019\u201d"
 
 
-def _clean_outlet(raw: str, exclude: Sequence[str]) -> str | None:
+def _clean_outlet(raw: str, exclude: Sequence[str], *, label: bool = False) -> str | None:
     cut = _TERMINATOR.search(raw)
     name = raw[: cut.start()] if cut else raw
     name = _STOP_AFTER.sub("", name).strip(_QUOTES)
@@ -174,13 +192,17 @@ def _clean_outlet(raw: str, exclude: Sequence[str]) -> str | None:
     n = len(words(name))
     if n == 0 or n > 7 or _GENERIC.match(name):
         return None
-    # lowercase names only when they look like a domain or a brand followed by capitals
+    # lowercase names only after a label ("Quelle: taz"), or when they look like a domain or a
+    # brand followed by capitals ("pv magazine International")
     if not (
         name[0].isupper()
         or name[0].isdigit()
+        or (label and n <= 3)
         or re.search(r"\w\.[a-z]{2,}\b", name)
-        or re.match(r"^[a-z][\w\-]*\s+[A-Z]", name)
+        or re.match(r"^[a-z][\w\-]*(?:\s+[a-z][\w\-]*)?\s+[A-Z]", name)
     ):
+        return None
+    if (name[0].islower() and _PREPOSITION.search(name)) or re.match(r"(?:" + _MONTHS + r"|\d)\b", name, re.IGNORECASE):
         return None
     nn = normalize(name)
     if any(nn == normalize(x) for x in exclude if x):
@@ -188,18 +210,30 @@ def _clean_outlet(raw: str, exclude: Sequence[str]) -> str | None:
     return name
 
 
+def _names_after(text: str, cue: re.Match[str], how: str, exclude: Sequence[str]) -> str | None:
+    rest = text[cue.end() :]
+    if how == "label":
+        return _clean_outlet(rest, exclude, label=True)
+    if how == "direct":
+        return _clean_outlet(rest, exclude)
+    window = rest[:80]
+    for prep in _PREPOSITION.finditer(window):
+        if len(words(window[: prep.start()])) > 5:
+            break
+        name = _clean_outlet(rest[prep.end() :], exclude)
+        if name:
+            return name
+    return None
+
+
 def outlet_in(text: str, *, exclude: Sequence[str] = ()) -> str | None:
     """The outlet a standfirst, attribution line or bio names, as written ("Asharq al-Awsat")."""
-    best: tuple[int, int, str] | None = None
-    for prio, cue in _CUES:
+    for prio, cue, how in _CUES:
+        # a byline cue ("a piece by X") can name the author: only there exclude authors
         for m in cue.finditer(text):
-            name = _clean_outlet(text[m.end() :], exclude)
-            if name and (best is None or (prio, -m.end()) < (best[0], best[1])):
-                best = (prio, -m.end(), name)
-        if best is not None:
-            break
-    if best is not None:
-        return best[2]
+            name = _names_after(text, m, how, exclude if prio >= 2 else ())
+            if name:
+                return name
     # "This article originally appeared in sputniknews.com." without a cue we know: a domain
     dm = re.search(r"\b((?:[a-z0-9\-]+\.)+[a-z]{2,})\b", text, re.IGNORECASE)
     return dm.group(1) if dm else None

@@ -59,7 +59,9 @@ _RELATED_LABEL = re.compile(
     r"more (?:on this|about this|from|stories|news|on)|"
     r"lesen sie (?:auch|mehr|hier|weiter)|lies auch|auch lesenswert|auch interessant|"
     r"mehr zum thema|mehr dazu|"
-    r"zum thema|siehe auch|weiterlesen|weitere artikel|empfehlungen?|passend dazu|das könnte sie "
+    r"zum thema|siehe auch|weiterlesen|zum weiterlesen|weitere artikel|empfehlungen?|"
+    r"empfohlen\w*(?: artikel)?|passend dazu|dazu passend|you (?:may|might) also like|"
+    r"das könnte sie "
     r"(?:auch )?interessieren|ebenfalls interessant|hintergrund|leggi anche|lire aussi|"
     r"à lire aussi|"
     r"voir aussi|leia também|lea también|ver también|relacionad[oa]s?)"
@@ -75,7 +77,8 @@ _RELATED_ALONE = re.compile(
     _FLAGS,
 )
 _TAG_LABEL = re.compile(
-    r"^\W*(?:tags?|tagged(?: with| as)?|keywords?|key ?words|helpful keywords|related keywords|"
+    r"^\W*(?:(?:more|related|popular|weitere|verwandte|alle)\s+)?(?:tags?|tagged(?: with| as)?|"
+    r"keywords?|key ?words|helpful keywords|related keywords|"
     r"topics?|related topics|filed under|categor(?:y|ies)|subjects?|themes?|labels?|"
     r"schlagw(?:ö|oe)rter|schlagworte?|stichw(?:ö|oe)rter|stichworte?|themen|thema|kategorien?|"
     r"mehr zu|mots[- ]cl(?:é|e)s|palavras[- ]chave|etiquetas|argomenti)"
@@ -102,41 +105,51 @@ _PROMO = re.compile(
 )
 
 # The article was published elsewhere first: "originally appeared in", "zuerst erschienen".
+_SENTENCE_START = r"(?:^|[.!?]\s+)\W*"
+_SELF_EN = (
+    r"(?:(?:this|the|a|an|our|that|which|it)\s+(?:\w+\s+){0,3}?(?:article|piece|story|column|"
+    r"op-?ed|essay|post|commentary|text|report|interview|analysis|opinion|editorial|version|"
+    r"content|blog post|item|letter|feature)\s+|it\s+)"
+)
+_SELF_DE = (
+    r"(?:(?:dieser|der|dieses|das|diese|die|unser|ein|eine)\s+(?:\w+\s+){0,3}?(?:artikel|beitrag|"
+    r"text|kommentar|gastbeitrag|gastkommentar|essay|interview|kolumne|analyse|bericht|"
+    r"meinungsbeitrag|stück|version|fassung)\s+)"
+)
 _ATTRIBUTION = [
     re.compile(p, _FLAGS)
     for p in (
-        r"\b(?:originally|first|initially|previously|earlier|also)\s+(?:\w+\s+){0,2}?"
-        r"(?:published|appeared|ran|posted|printed|aired|syndicated|featured|carried)\b",
-        r"\b(?:published|appeared|ran|posted|printed)\s+(?:\w+\s+){0,2}?(?:originally|first|"
-        r"initially)\b",
-        r"\b(?:re-?published|reprinted|reproduced|re-?posted|cross-?posted|syndicated|"
-        r"republished)\b"
+        # "This piece was originally published in X", "First appeared in X", "It ran first in X"
+        _SENTENCE_START + _SELF_EN + r"?(?:(?:was|is|has been|had been|were)\s+)?"
+        r"(?:originally|first|initially|previously|earlier|also)\s+(?:\w+\s+){0,2}?"
+        r"(?:published|appeared|ran|posted|printed|aired|syndicated|featured|carried|written)\b",
+        _SENTENCE_START + _SELF_EN + r"(?:(?:was|is|has been|had been)\s+)?(?:\w+\s+){0,2}?"
+        r"(?:published|appeared|appears|ran|posted|printed|syndicated|republished|reprinted|"
+        r"reproduced|shared|adapted|excerpted)\b",
+        _SENTENCE_START + _SELF_EN + r"?(?:(?:was|is|has been)\s+)?(?:re-?published|reprinted|"
+        r"reproduced|re-?posted|cross-?posted|syndicated|adapted|excerpted|used)\b"
         r"(?:\s+\w+){0,6}?\s+(?:with|by|from|courtesy|under|as part|through|via|permission)\b",
         r"\b(?:with|by)\s+(?:the\s+)?(?:kind\s+)?permission\s+(?:of|from)\b",
-        r"\bcourtesy of\b",
+        r"^\W*courtesy of\b",
         r"^\W*(?:source|sources|via|credit|originally|original|reprinted|republished|syndicated|"
         r"from)\s*[:：]",
         r"\b(?:continue|keep|read|finish)\s+(?:\w+\s+){0,3}?reading\b.{0,40}\b(?:at|on|in)\b",
         r"\bread the (?:full|original|whole|rest of the|complete|entire)\b",
-        r"^\W*(?:this|the|a|an)\s+(?:\w+\s+){0,3}?(?:article|piece|story|column|op-?ed|essay|post|"
-        r"commentary|text|report|interview|analysis|opinion|editorial|blog post|version)\b"
-        r".{0,80}\b(?:appeared|appears|was published|is published|ran|was first|was originally|"
-        r"is republished|is reprinted|is reproduced|is shared|is syndicated)\b",
         # German
-        r"\b(?:zuerst|erstmals|ursprünglich|ursprunglich|zunächst|bereits|original)\b.{0,60}?"
+        _SENTENCE_START + _SELF_DE + r"?(?:(?:ist|wurde|war)\s+)?(?:\w+\s+){0,4}?"
+        r"(?:zuerst|erstmals|ursprünglich|zunächst|bereits|im original)\b.{0,60}?"
         r"\b(?:erschienen|erschien|veröffentlicht|publiziert|abgedruckt|gedruckt)\b",
-        r"\b(?:erschien|erschienen|veröffentlicht|publiziert)\b.{0,50}?"
+        _SENTENCE_START + _SELF_DE + r"(?:\w+\s+){0,1}?(?:erschien|ist .{0,40}erschienen|"
+        r"wurde .{0,60}(?:veröffentlicht|übernommen)|stammt)\b",
+        _SENTENCE_START + r"(?:erschienen|veröffentlicht|publiziert)\b.{0,50}?"
         r"\b(?:zuerst|erstmals|ursprünglich|zunächst|im original|in der originalfassung)\b",
         r"\bmit (?:der\s+)?(?:freundlicher|ausdrücklicher|\w+\s+)?(?:genehmigung|erlaubnis)\b",
-        r"\b(?:nachdruck|zweitveröffentlichung|erstveröffentlichung|übernahme|übernommen)\b.{0,60}",
+        r"^\W*(?:nachdruck|zweitveröffentlichung|erstveröffentlichung|übernahme|übernommen)\b",
         r"^\W*(?:quelle|quellen|erstveröffentlichung|original)\s*[:：]",
         r"\b(?:weiterlesen|den ganzen (?:artikel|text|beitrag) lesen|lesen sie (?:den|das) "
         r"(?:ganzen|ganze|vollständigen|vollständige|ganz))\b.{0,40}\b(?:bei|auf|in|unter)\b",
-        r"^\W*(?:dieser|der|dieses|das|diese|die)\s+(?:\w+\s+){0,3}?(?:artikel|beitrag|text|"
-        r"kommentar|"
-        r"gastbeitrag|essay|interview|kolumne|analyse|bericht|meinungsbeitrag|stück)\b.{0,80}?"
-        r"\b(?:erschien|ist .{0,40}erschienen|wurde .{0,60}veröffentlicht|stammt|"
-        r"wurde .{0,40}übernommen)\b",
+        r"\b(?:vollständigen|ganzen|kompletten|gesamten)\s+(?:artikel|text|beitrag)\b.{0,40}"
+        r"\b(?:bei|auf|unter)\b",
     )
 ]
 
@@ -152,12 +165,17 @@ _STANDFIRST = [
         r"\b(?:op-?ed|opinion piece|opinion article|guest column|guest essay|commentary|"
         r"column)\b.{0,40}"
         r"\b(?:first|originally|published|appeared|for|in|to|by)\b",
-        r"\b(?:writes|wrote|argues|argued|says|said|reports|reported|notes|noted|explains|"
-        r"explained|"
-        r"observes|contends|asks|warns|suggests)\s+(?:for\s+|in\s+|at\s+)?(?:the\s+)?"
-        r"(?:[A-Z][\w'’.\-]*|[a-z][\w\-]*\.[a-z]{2,})(?:\s+[A-Z][\w'’.\-]*){0,5}\s*[.!]?\s*$",
+        # "X argues in The Atlantic that ...", "X schreibt in der Zeit:"
+        r"(?-i:\b(?i:writes|wrote|argues|argued|says|said|notes|warns|contends|explains|reports|"
+        r"schreibt|argumentiert|meint|warnt|erklärt|kommentiert)\s+(?i:in|for|im|in der|für die|"
+        r"für den)"
+        r"\s+(?:the\s+)?(?:[A-Z][\w'’.\-]*|[a-z][\w\-]*\.[a-z]{2,}))",
+        # "..., writes Asharq Al-Awsat." (case matters: the outlet is capitalised or a domain)
+        r"(?-i:\b(?i:writes|wrote|reports|reported|argues|argued)\s+(?i:for\s+|in\s+|at\s+)?"
+        r"(?:the\s+)?(?:[A-Z][\w'’.\-]*|[a-z][\w\-]*\.[a-z]{2,})(?:\s+[A-Z][\w'’.\-]*){0,5}"
+        r"\s*[.!]?\s*$)",
         r"^\W*(?:via|from|aus|von|bei|quelle|source|courtesy of|republished from|übernommen von)"
-        r"\s+[^:：.!?]{2,40}[:：]\s+\S",
+        r"\s+[^:：!?]{2,40}?[:：]\s+\S",
         # German
         r"\bschreib(?:t|en|end)\s+(?:in|für|bei|im|auf)\b",
         r"\bin\s+(?:einem|seinem|ihrem|dem|der|einer|seiner|"
@@ -167,16 +185,16 @@ _STANDFIRST = [
         r"text|standpunkt)\b.{0,60}\b(?:für|in|im|bei|auf|der|die|das)\b",
         r"\b(?:gastbeitrag|gastkommentar|meinungsbeitrag|kommentar|kolumne)\b.{0,40}"
         r"\b(?:zuerst|erstmals|erschienen|veröffentlicht|für|in|im|bei)\b",
-        r"\b(?:schreibt|berichtet|meint|argumentiert|kommentiert|erklärt)\s+(?:die\s+|der\s+|"
-        r"das\s+)?"
-        r"(?:[A-Z][\w'’.\-]*|[a-z][\w\-]*\.[a-z]{2,})(?:\s+[A-Z][\w'’.\-]*){0,5}\s*[.!]?\s*$",
+        r"(?-i:\b(?i:schreibt|berichtet|kommentiert)\s+(?:die\s+|der\s+|das\s+)?"
+        r"(?:[A-Z][\w'’.\-]*|[a-z][\w\-]*\.[a-z]{2,})(?:\s+[A-Z][\w'’.\-]*){0,5}\s*[.!]?\s*$)",
     )
 ]
 
 _BIO = [
     re.compile(p, _FLAGS)
     for p in (
-        r"^\W*(?:about the (?:author|writer|authors)|the author|über (?:den|die) (?:autor|autorin|"
+        r"^\W*(?:about the (?:author|writer|authors)|the author|zur person|über (?:den|"
+        r"die) (?:autor|autorin|"
         r"autoren|"
         r"verfasser|verfasserin)|zum autor|zur autorin|zu den autoren|die autorin|der autor)\b",
         r"^\s*[—–―]\s*(?![^@]*\(@)\S",
@@ -214,7 +232,8 @@ _DISCLAIMER_CLAIM = re.compile(
     r"\b(?:views?|opinions?|responsibility|responsible|verified|verify|endorse|endorsement|"
     r"necessarily|reflect|reflects|editorial (?:policy|line|position|stance)|perspectives|"
     r"meinung|meinungen|ansicht|ansichten|verantwortung|verantwortlich|geprüft|überprüft|"
-    r"notwendigerweise|zwangsläufig|unbedingt|wieder(?:gibt|geben)?|redaktion|standpunkt)\b",
+    r"notwendigerweise|zwangsläufig|zwingend|unbedingt|own|eigenen?|wieder(?:gibt|geben)?|redaktion|"
+    r"standpunkt)\b",
     _FLAGS,
 )
 _DISCLAIMER_STRONG = re.compile(
@@ -222,6 +241,8 @@ _DISCLAIMER_STRONG = re.compile(
     r"\bdo(?:es)? not necessarily (?:reflect|"
     r"represent)\b|\b(?:views|opinions) expressed\b|\blies (?:entirely|solely|exclusively) with\b|"
     r"\bgibt nicht (?:unbedingt |notwendigerweise |zwangsläufig )?die meinung\b|"
+    r"\b(?:gibt|geben|spiegelt|spiegeln)\s+nicht\s+(?:\w+\s+){0,2}die\s+(?:meinung|ansicht|"
+    r"position|haltung)|"
     r"\b(?:liegt|liegen) (?:allein|ausschließlich|vollständig|einzig) bei\b|\bnicht (?:überprüft|"
     r"geprüft)\b",
     _FLAGS,
@@ -274,7 +295,7 @@ def is_share_widget(text: str) -> bool:
 
 
 def is_promo(text: str) -> bool:
-    return len(words(text)) <= 45 and bool(_PROMO.search(text))
+    return len(words(text)) <= 35 and not text.startswith("-") and bool(_PROMO.search(text))
 
 
 def is_disclaimer(text: str) -> bool:
@@ -395,22 +416,23 @@ def classify(
     head = body_idx[:HEAD_WINDOW]
     tail = body_idx[-TAIL_WINDOW:] if len(body_idx) > HEAD_WINDOW else []
 
-    # end of the body: walk back while paragraphs are additions
+    # end of the body: disclaimers, attribution lines and tag blocks anywhere in the last
+    # paragraphs; bios and promotions only below the last long paragraph
+    in_closing = True
     for pos, i in enumerate(reversed(tail)):
         p = paragraphs[i]
-        last = pos == 0
-        if is_tag_block(p, last=last):
+        if is_tag_block(p, last=pos == 0):
             verdicts[i] = TAGS
         elif is_disclaimer(p):
             verdicts[i] = DISCLAIMER
         elif is_attribution(p):
             verdicts[i] = ATTRIBUTION
-        elif is_bio(p) and len(body_idx) > 3:
+        elif in_closing and is_bio(p) and len(body_idx) > 3:
             verdicts[i] = BIO
-        elif is_promo(p):
+        elif in_closing and is_promo(p):
             verdicts[i] = PROMO
-        elif len(words(p)) > 12:
-            break
+        elif len(words(p)) > 25:
+            in_closing = False
 
     # start of the body
     for i in head:

@@ -439,7 +439,7 @@ def _hint_for(
     if outlet and attribution.is_own_outlet(outlet, url, site_names):
         return None
     link = attribution.foreign_link(_block_links(tree, text), url)
-    if not outlet and not link:
+    if not outlet and (not link or len(boilerplate.words(text)) > 20):
         return None
     return OriginalHint(kind, outlet, link, text)
 
@@ -519,6 +519,13 @@ def _extract(html: bytes | str, url: str, content_type: str | None) -> Extracted
 
     hints: list[OriginalHint] = []
     structured = attribution.jsonld_hint(art, url) if art else None
+    if (
+        structured is not None
+        and structured.outlet
+        and not structured.url
+        and attribution.is_own_outlet(structured.outlet, url, site_names)
+    ):
+        structured = None
     if structured:
         hints.append(structured)
     canon = attribution.canonical_hint(canonical, url)
