@@ -90,8 +90,8 @@ def shared_server() -> MotoS3:
     return _shared
 
 
-@pytest.fixture
-def moto_s3() -> MotoS3:
+@pytest.fixture(name="moto_s3")
+def moto_s3_fixture() -> MotoS3:
     """The shared moto S3 server (tests use a fresh bucket each)."""
     return shared_server()
 

@@ -9,7 +9,6 @@ import os
 import random
 import socket
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from tests.s3server import (
     Watcher,
     cycle,
     fault_proxy,
-    moto_s3,  # noqa: F401  (fixture)
+    moto_s3_fixture,  # noqa: F401  (the moto_s3 fixture)
     seeded,
     store_options,
 )
@@ -70,7 +69,7 @@ def _uploads_in_progress(server: MotoS3, bucket: str) -> list[str]:
 
 
 @pytest.fixture(params=["local", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path, moto_s3: MotoS3) -> Store:  # noqa: F811
+def store(request: pytest.FixtureRequest, tmp_path: Path, moto_s3: MotoS3) -> Store:
     if request.param == "local":
         return LocalStore(tmp_path / "archive")
     return _s3(moto_s3, moto_s3.bucket())
@@ -122,7 +121,7 @@ def test_keys_cannot_escape(store: Store, tmp_path: Path, key: str) -> None:
 # -- uploads ------------------------------------------------------------------------------------
 
 
-def test_single_and_multipart_uploads_verify_with_sha256(moto_s3: MotoS3, tmp_path: Path) -> None:  # noqa: F811
+def test_single_and_multipart_uploads_verify_with_sha256(moto_s3: MotoS3, tmp_path: Path) -> None:
     bucket = moto_s3.bucket()
     store = _s3(moto_s3, bucket)
     small = _file(tmp_path, "small.warc.gz", 300_000, seed=2)
@@ -155,7 +154,7 @@ def test_single_and_multipart_uploads_verify_with_sha256(moto_s3: MotoS3, tmp_pa
     assert _uploads_in_progress(moto_s3, bucket) == []
 
 
-def test_every_part_carries_a_sha256_checksum(moto_s3: MotoS3, tmp_path: Path) -> None:  # noqa: F811
+def test_every_part_carries_a_sha256_checksum(moto_s3: MotoS3, tmp_path: Path) -> None:
     bucket = moto_s3.bucket()
     big = _file(tmp_path, "big.bin", PART + 1, seed=4)
     data = big.read_bytes()
@@ -174,7 +173,7 @@ def test_every_part_carries_a_sha256_checksum(moto_s3: MotoS3, tmp_path: Path) -
     assert proxy.headers(create[0])["x-amz-checksum-algorithm"] == "SHA256"
 
 
-def test_same_file_again_is_not_uploaded_again(moto_s3: MotoS3, tmp_path: Path) -> None:  # noqa: F811
+def test_same_file_again_is_not_uploaded_again(moto_s3: MotoS3, tmp_path: Path) -> None:
     bucket = moto_s3.bucket()
     small = _file(tmp_path, "a.bin", 5000, seed=5)
     with fault_proxy(moto_s3, cycle([PASS])) as proxy:
@@ -190,7 +189,7 @@ def test_same_file_again_is_not_uploaded_again(moto_s3: MotoS3, tmp_path: Path) 
     assert store.stat("a.bin").sha256 == _sha(changed.read_bytes())  # type: ignore[union-attr]
 
 
-def test_read_range_is_exactly_one_ranged_get(moto_s3: MotoS3, tmp_path: Path) -> None:  # noqa: F811
+def test_read_range_is_exactly_one_ranged_get(moto_s3: MotoS3, tmp_path: Path) -> None:
     bucket = moto_s3.bucket()
     big = _file(tmp_path, "big.bin", 3 * MIB, seed=7)
     _s3(moto_s3, bucket).put_file(big, "big.bin")
@@ -206,7 +205,7 @@ def test_read_range_is_exactly_one_ranged_get(moto_s3: MotoS3, tmp_path: Path) -
 
 
 @pytest.mark.parametrize("mode", ["GOVERNANCE", "COMPLIANCE"])
-def test_retention_on_every_object(moto_s3: MotoS3, tmp_path: Path, mode: str) -> None:  # noqa: F811
+def test_retention_on_every_object(moto_s3: MotoS3, tmp_path: Path, mode: str) -> None:
     bucket = moto_s3.bucket(object_lock=True)
     now = datetime(2031, 3, 4, 5, 6, 7, tzinfo=UTC)
     store = _s3(moto_s3, bucket, object_lock_mode=mode, object_lock_days=30, clock=lambda: now)
@@ -224,7 +223,7 @@ def test_retention_on_every_object(moto_s3: MotoS3, tmp_path: Path, mode: str) -
         assert err.value.response["Error"]["Code"] == "AccessDenied"
 
 
-def test_retention_needs_a_lock_bucket(moto_s3: MotoS3, tmp_path: Path) -> None:  # noqa: F811
+def test_retention_needs_a_lock_bucket(moto_s3: MotoS3, tmp_path: Path) -> None:
     store = _s3(moto_s3, moto_s3.bucket(), object_lock_mode="GOVERNANCE", object_lock_days=1)
     with pytest.raises(StoreError, match=r"InvalidRequest|Object Lock"):
         store.put_file(_file(tmp_path, "a.bin", 10), "a.bin")
@@ -243,7 +242,7 @@ def test_lock_settings_are_checked() -> None:
         S3Store.from_uri("s3://bucket-x/x", no_such_option=1)
 
 
-def test_create_bucket_with_object_lock(moto_s3: MotoS3) -> None:  # noqa: F811
+def test_create_bucket_with_object_lock(moto_s3: MotoS3) -> None:
     name = f"opeds-new-{os.urandom(4).hex()}"
     store = S3Store(name, "p", **store_options(moto_s3.endpoint))
     assert store.create_bucket(default_retention=("GOVERNANCE", 7)) is True
@@ -265,7 +264,7 @@ def test_create_bucket_with_object_lock(moto_s3: MotoS3) -> None:  # noqa: F811
 # -- open_store and settings --------------------------------------------------------------------
 
 
-def test_open_store_maps_settings_names(moto_s3: MotoS3) -> None:  # noqa: F811
+def test_open_store_maps_settings_names(moto_s3: MotoS3) -> None:
     bucket = moto_s3.bucket(object_lock=True)
     opts = store_options(moto_s3.endpoint)
     opts.pop("endpoint_url")
@@ -294,7 +293,7 @@ def _closed_port() -> int:
 
 
 def test_credentials_never_in_errors_or_logs(
-    moto_s3: MotoS3,  # noqa: F811
+    moto_s3: MotoS3,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -340,7 +339,7 @@ def _no_partial_objects(watcher: Watcher, sizes: dict[str, int]) -> None:
         assert seen == {sizes[key]}, f"{key} was visible with sizes {sorted(seen)}"
 
 
-def test_uploads_survive_drops_delays_and_5xx(moto_s3: MotoS3, tmp_path: Path) -> None:  # noqa: F811
+def test_uploads_survive_drops_delays_and_5xx(moto_s3: MotoS3, tmp_path: Path) -> None:
     bucket = moto_s3.bucket()
     files = {
         f"warcs/{name}": _file(tmp_path, name, size, seed=i)
@@ -392,7 +391,7 @@ def test_uploads_survive_drops_delays_and_5xx(moto_s3: MotoS3, tmp_path: Path) -
     assert elapsed < 60
 
 
-def test_failed_part_aborts_the_upload_and_retries(moto_s3: MotoS3, tmp_path: Path) -> None:  # noqa: F811
+def test_failed_part_aborts_the_upload_and_retries(moto_s3: MotoS3, tmp_path: Path) -> None:
     bucket = moto_s3.bucket()
     big = _file(tmp_path, "big.bin", PART + 5, seed=12)
     part2 = {"count": 0}
@@ -413,7 +412,7 @@ def test_failed_part_aborts_the_upload_and_retries(moto_s3: MotoS3, tmp_path: Pa
     _no_partial_objects(watcher, {"archive/big.bin": big.stat().st_size})
 
 
-def test_gives_up_cleanly_when_the_server_keeps_failing(moto_s3: MotoS3, tmp_path: Path) -> None:  # noqa: F811
+def test_gives_up_cleanly_when_the_server_keeps_failing(moto_s3: MotoS3, tmp_path: Path) -> None:
     bucket = moto_s3.bucket()
     big = _file(tmp_path, "big.bin", PART + 5, seed=13)
 
@@ -429,7 +428,7 @@ def test_gives_up_cleanly_when_the_server_keeps_failing(moto_s3: MotoS3, tmp_pat
     assert sum(1 for _, m, _, _ in proxy.requests if m == "DELETE") == 3
 
 
-def test_reads_resume_after_cut_responses(moto_s3: MotoS3, tmp_path: Path) -> None:  # noqa: F811
+def test_reads_resume_after_cut_responses(moto_s3: MotoS3, tmp_path: Path) -> None:
     bucket = moto_s3.bucket()
     big = _file(tmp_path, "big.bin", 2 * MIB + 77, seed=14)
     gets = {"n": 0}
@@ -451,19 +450,21 @@ def test_reads_resume_after_cut_responses(moto_s3: MotoS3, tmp_path: Path) -> No
     assert any(r.startswith("bytes=") and r.endswith("-") for r in ranges)  # resumed reads
 
 
-def test_verify_catches_a_server_that_stores_other_bytes(moto_s3: MotoS3, tmp_path: Path) -> None:  # noqa: F811
-    """A store that keeps corrupt bytes fails verification; the corrupt object is replaced."""
+@pytest.mark.parametrize("verify", ["auto", "readback"])
+def test_an_impostor_object_is_not_taken_for_the_file(
+    moto_s3: MotoS3, tmp_path: Path, verify: Any
+) -> None:
+    """Same size and claimed digest but other bytes and no server checksum: read back, replaced."""
     bucket = moto_s3.bucket()
     small = _file(tmp_path, "a.bin", 4000, seed=15)
     client = moto_s3.client()
-    corrupt: Callable[[], None] = lambda: client.put_object(  # noqa: E731
+    client.put_object(
         Bucket=bucket,
         Key="archive/a.bin",
         Body=b"x" * 4000,
         Metadata={"sha256": _sha(small.read_bytes())},
     )
-    corrupt()  # same size, same claimed digest, wrong bytes, no checksum on the server
-    store = _s3(moto_s3, bucket, verify="readback")
+    store = _s3(moto_s3, bucket, verify=verify)
     assert store.put_file(small, "a.bin").sha256 == _sha(small.read_bytes())
     body = client.get_object(Bucket=bucket, Key="archive/a.bin")["Body"].read()
     assert body == small.read_bytes()
