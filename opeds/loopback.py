@@ -701,8 +701,13 @@ class LoopbackWeb:
                 headers.append(("Content-Length", str(len(payload))))
                 if page.chunked:  # an HTTP/1.0 client cannot read chunks
                     keep_alive = False
-        if not keep_alive and "connection" not in names:
+        page_connection = next((v for k, v in page.headers if k.lower() == "connection"), None)
+        if page_connection is not None:
+            keep_alive = keep_alive and "close" not in page_connection.lower()
+        elif not keep_alive:
             headers.append(("Connection", "close"))
+        elif req.version == "HTTP/1.0":
+            headers.append(("Connection", "keep-alive"))
         head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
         body = b"" if req.method == "HEAD" else payload
         return head.encode("iso-8859-1") + b"\r\n" + body, keep_alive
