@@ -202,7 +202,9 @@ def _clean_outlet(raw: str, exclude: Sequence[str], *, label: bool = False) -> s
         or re.match(r"^[a-z][\w\-]*(?:\s+[a-z][\w\-]*)?\s+[A-Z]", name)
     ):
         return None
-    if (name[0].islower() and _PREPOSITION.search(name)) or re.match(r"(?:" + _MONTHS + r"|\d)\b", name, re.IGNORECASE):
+    if (name[0].islower() and _PREPOSITION.search(name)) or re.match(
+        r"(?:" + _MONTHS + r"|\d)\b", name, re.IGNORECASE
+    ):
         return None
     nn = normalize(name)
     if any(nn == normalize(x) for x in exclude if x):
@@ -321,3 +323,27 @@ def merge(hints: Sequence[OriginalHint]) -> OriginalHint | None:
         best.url = best.url or h.url
         best.text = best.text or h.text
     return best
+
+
+_NAME = r"((?:[A-Z][\w'’\-]+\s+){1,3}[A-Z][\w'’\-]+)"
+_AUTHOR_PATTERNS = [
+    re.compile(p)
+    for p in (
+        r"\b(?i:said|says|writes|wrote|argues|argued|notes|warns|according to|schreibt|sagt|meint|"
+        r"argumentiert|warnt)\s+" + _NAME,
+        r"\b(?i:op-?ed|opinion piece|column|commentary|essay|piece|article|gastbeitrag|kommentar|"
+        r"beitrag|kolumne)\s+(?i:by|von)\s+" + _NAME,
+        r"^\W*" + _NAME + r",?\s+(?i:writing|writes|wrote|argues|says|said|is|was|schreibt|"
+        r"argumentiert|meint|ist|war)\b",
+    )
+]
+
+
+def author_in(text: str, *, exclude: Sequence[str] = ()) -> str | None:
+    """The author a standfirst or bio names ("..., said Jane Doe, in an op-ed to ...")."""
+    for pattern in _AUTHOR_PATTERNS:
+        for m in pattern.finditer(text):
+            name = m.group(1).strip()
+            if not any(normalize(name) == normalize(x) for x in exclude if x):
+                return name
+    return None

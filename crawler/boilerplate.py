@@ -199,7 +199,8 @@ _BIO = [
         r"verfasser|verfasserin)|zum autor|zur autorin|zu den autoren|die autorin|der autor)\b",
         r"^\s*[—–―]\s*(?![^@]*\(@)\S",
         r"\b(?:writes|blogs|reports)\s+(?:for|at|about|regularly)\b",
-        r"\b(?:is|was|serves as|works as)\s+(?:an?|the|one of the)\s+(?:\w+\s+){0,5}?(?:columnist|"
+        r"\b(?:is|was|serves as|works as)\s+(?:an?|the|one of the)\s+(?:[\w\-]+\s+){0,5}?"
+        r"(?:columnist|"
         r"writer|journalist|editor|correspondent|contributor|fellow|professor|author|analyst|"
         r"reporter|"
         r"researcher|director|founder|co-founder|ceo|chair|chairman|lecturer|scholar|commentator|"
@@ -212,7 +213,7 @@ _BIO = [
         r"\bis (?:the )?author of\b",
         # German
         r"\bschreibt\s+(?:für|regelmäßig|über|als)\b",
-        r"\b(?:ist|war|arbeitet als)\s+(?:\w+\s+){0,5}?(?:kolumnist|kolumnistin|autor|autorin|"
+        r"\b(?:ist|war|arbeitet als)\s+(?:[\w\-]+\s+){0,5}?(?:kolumnist|kolumnistin|autor|autorin|"
         r"journalist|"
         r"journalistin|redakteur|redakteurin|korrespondent|korrespondentin|professor|professorin|"
         r"publizist|publizistin|chefredakteur|chefredakteurin|herausgeber|herausgeberin|"

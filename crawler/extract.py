@@ -310,14 +310,14 @@ def _is_opinion(
 
 
 def _run_trafilatura(
-    tree: HtmlElement, url: str, *, precision: bool, metadata: bool
+    tree: HtmlElement, url: str, *, precision: bool, metadata: bool, tables: bool = True
 ) -> Document | None:
     result = bare_extraction(
         tree,
         url=url,
         favor_precision=precision,
         include_comments=False,
-        include_tables=True,
+        include_tables=tables,
         with_metadata=metadata,
     )
     return result if isinstance(result, Document) else None
@@ -477,6 +477,12 @@ def _extract(html: bytes | str, url: str, content_type: str | None) -> Extracted
         alt = _paragraphs(balanced.text if balanced else None)
         if len("\n".join(alt)) > 2 * len("\n".join(paragraphs)):
             paragraphs = alt
+    if len(paragraphs) <= 2 and any(p.startswith("|") and len(p) > SHORT_BODY for p in paragraphs):
+        # a page laid out with tables comes back as one flattened row: read it without tables
+        untabled = _run_trafilatura(tree, url, precision=False, metadata=False, tables=False)
+        alt = _paragraphs(untabled.text if untabled else None)
+        if len(alt) >= 3:
+            paragraphs = alt
     if doc is None:
         doc = Document()
 
@@ -544,6 +550,15 @@ def _extract(html: bytes | str, url: str, content_type: str | None) -> Extracted
     if not any(h.evidence in ("attribution", "standfirst") for h in hints):
         hints.extend(_hints_around(tree, paragraphs, url, authors, site_names))
     original = attribution.merge(hints)
+    if not authors:
+        # a copy without a byline names its author in the standfirst or the bio
+        outlets = [h.outlet for h in hints if h.outlet]
+        for v in verdicts:
+            if v.kind in (boilerplate.STANDFIRST, boilerplate.BIO, boilerplate.ATTRIBUTION):
+                name = attribution.author_in(v.text, exclude=[*outlets, *_present(site_names)])
+                if name:
+                    authors = [name]
+                    break
 
     section = _text_of(art.get("articleSection")) or meta.get("article:section")
     if not section and doc.categories:
@@ -584,6 +599,10 @@ def _extract(html: bytes | str, url: str, content_type: str | None) -> Extracted
         original=original,
         is_opinion=_is_opinion(_types(art), url, canonical, section, title, original),
     )
+
+
+def _present(names: list[str | None]) -> list[str]:
+    return [n for n in names if n]
 
 
 def _as_list(value: Any) -> list[Any]:
