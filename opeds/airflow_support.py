@@ -46,6 +46,8 @@ ARCHIVE_ENV = "OPEDS_ARCHIVE"
 CATALOG_ENV = "OPEDS_CATALOG_URL"
 SOURCES_ENV = "OPEDS_SOURCES"
 S3_CONN_ID = "opeds_s3"
+CRAWL_POOL = "crawl"
+"""The Airflow pool of the crawl tasks: its slots are how many sources are crawled at once."""
 VARIABLES = {
     "archive": "opeds_archive",
     "catalog_url": "opeds_catalog_url",
@@ -625,6 +627,35 @@ def failed_sources_message(report: Mapping[str, Any], key: str) -> str | None:
         f"night {report['night']}: {len(failed)} source(s) failed ({names}). The other sources "
         f"were archived; the night report is at {key}."
     )
+
+
+def fixity_nights(
+    store: Any, nights: Sequence[str], last_days: int, context: Mapping[str, Any]
+) -> list[str] | None:
+    """The nights a fixity run checks: those named, the last ``last_days``, or None for all.
+
+    ``last_days`` counts back from the run's date (logical date, else when it was due), so a
+    re-run checks the same nights.
+    """
+    if nights:
+        return [night_of(n, None) for n in nights]
+    if last_days <= 0:
+        return None
+    from datetime import timedelta
+
+    from storage.manifest import list_manifests
+
+    dag_run = context.get("dag_run")
+    until = date.fromisoformat(
+        night_of(
+            None,
+            context.get("logical_date"),
+            context.get("data_interval_start"),
+            getattr(dag_run, "run_after", None),
+        )
+    )
+    since = until - timedelta(days=last_days)
+    return [n for n in list_manifests(store) if since <= date.fromisoformat(n) <= until]
 
 
 def fixity_message(report: Any) -> str | None:
