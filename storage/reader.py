@@ -35,7 +35,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
 from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParserException
 
-from opeds.errors import OpedsError
+from opeds.errors import NotFound, OpedsError
 
 BUFF_SIZE = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
@@ -669,7 +669,11 @@ def _scan_source(
     if isinstance(source, str | Path):
         path = Path(source)
         label = name or path.name
-        with open(path, "rb") as fh:
+        try:
+            fh = open(path, "rb")
+        except FileNotFoundError:
+            raise NotFound(f"no file {path}") from None
+        with fh:
             yield from _scan_with_fallback(fh, label, check_digests, keep_payload)
     else:
         label = name or str(getattr(source, "name", "<stream>"))

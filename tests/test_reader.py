@@ -13,7 +13,7 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from opeds.errors import OpedsError
+from opeds.errors import NotFound, OpedsError
 from storage.reader import (
     NotAnArchiveError,
     WarcDigestError,
@@ -435,6 +435,11 @@ def test_read_record_at_refuses_two_records() -> None:
     first = next(iter_records(io.BytesIO(data)))
     with pytest.raises(WarcTruncatedError):
         read_record_at(data[: first.length - 50], name="x.warc", offset=100)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(NotFound, match="no file"):
+        list(iter_records(tmp_path / "nope.warc.gz"))
 
 
 def test_parse_warc_date() -> None:
