@@ -233,7 +233,8 @@ _DISCLAIMER_CLAIM = re.compile(
     r"\b(?:views?|opinions?|responsibility|responsible|verified|verify|endorse|endorsement|"
     r"necessarily|reflect|reflects|editorial (?:policy|line|position|stance)|perspectives|"
     r"meinung|meinungen|ansicht|ansichten|verantwortung|verantwortlich|geprüft|überprüft|"
-    r"notwendigerweise|zwangsläufig|zwingend|unbedingt|own|eigenen?|wieder(?:gibt|geben)?|redaktion|"
+    r"notwendigerweise|zwangsläufig|zwingend|unbedingt|own|eigenen?|wieder(?:gibt|geben)?|"
+    r"redaktion|"
     r"standpunkt)\b",
     _FLAGS,
 )
@@ -244,7 +245,8 @@ _DISCLAIMER_STRONG = re.compile(
     r"\bgibt nicht (?:unbedingt |notwendigerweise |zwangsläufig )?die meinung\b|"
     r"\b(?:gibt|geben|spiegelt|spiegeln)\s+nicht\s+(?:\w+\s+){0,2}die\s+(?:meinung|ansicht|"
     r"position|haltung)|"
-    r"\b(?:liegt|liegen) (?:allein|ausschließlich|vollständig|einzig) bei\b|\bnicht (?:überprüft|"
+    r"\b(?:liegt|liegen) (?:allein|ausschließlich|vollständig|einzig) (?:bei|beim)\b|"
+    r"\bnicht (?:überprüft|"
     r"geprüft)\b",
     _FLAGS,
 )

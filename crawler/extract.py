@@ -32,6 +32,8 @@ LOGGER = logging.getLogger(__name__)
 
 # Below this many characters a precision-mode body is suspect: compare it with a balanced run.
 SHORT_BODY = 1500
+# Below this many bytes an encoding guess is noise: read undeclared non-UTF-8 as windows-1252.
+GUESS_MIN_BYTES = 256
 FIELDS = (
     "title",
     "authors",
@@ -115,6 +117,8 @@ def decode_html(data: bytes, content_type: str | None = None) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    if len(data) < GUESS_MIN_BYTES:
+        return data.decode("cp1252", errors="replace")
     try:
         for guess in detect_encoding(data):
             try:
