@@ -332,5 +332,29 @@ def extract(file_or_url: str, url: str | None, as_json: bool) -> None:
     click.echo(fields.get("body") or "")
 
 
+# -- replay -------------------------------------------------------------------------------------
+@main.command()
+@click.option(
+    "--archive",
+    envvar="OPEDS_ARCHIVE",
+    default=DEFAULT_ARCHIVE,
+    show_default=True,
+    help="A local archive folder.",
+)
+@click.option("--port", type=int, default=8080, show_default=True, help="Port on 127.0.0.1.")
+@user_errors
+def replay(archive: str, port: int) -> None:
+    """Serve the archive through pywb on 127.0.0.1 (Ctrl-C stops it)."""
+    from opeds.replay import serve_replay
+
+    if archive.startswith("s3://"):
+        raise OpedsError("replay serves a local archive folder; download the night's WACZ for S3")
+    path = Path(archive)
+    if not (path / "warcs").is_dir():
+        raise OpedsError(f"{archive}: no archive here (no warcs/ folder); run 'opeds demo' first")
+    click.echo(f"Replaying {path.resolve()} at http://127.0.0.1:{port}/ (collection 'opeds')")
+    sys.exit(serve_replay(path, port))
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

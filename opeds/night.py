@@ -353,21 +353,26 @@ def seal_night(settings: Settings, night: str, *, progress: Progress = _quiet) -
 # -- 7. index -----------------------------------------------------------------------------------
 def index_night(settings: Settings, night: str, *, progress: Progress = _quiet) -> dict[str, Any]:
     """Per-file CDXJ indexes, the night's merged index and its WACZ package."""
-    from storage.cdxj import index_night_files
-    from storage.wacz import package_night
+    from storage.cdxj import index_night as index_files
+    from storage.cdxj import night_index_key
+    from storage.wacz import Page, create_night_wacz
 
     store = store_for(settings)
+    day = date.fromisoformat(night)
+    progress("indexing the night's WARC files (CDXJ)")
+    indexed, lines = index_files(store, day)
     with catalog_for(settings) as cat:
-        keys = [f["key"] for f in cat.warc_files_for_night(night)]
-        pages = [
-            {"url": a.url, "ts": a.captured_at.isoformat(), "title": a.title or ""}
-            for a in cat.articles_for_night(night)
-        ]
-    progress(f"indexing {len(keys)} file(s)")
-    index = index_night_files(store, night, keys)
-    progress("packaging WACZ")
-    wacz = package_night(store, night, keys, pages)
-    return {"index": index, "wacz": wacz}
+        pages = [Page(a.url, a.captured_at, a.title) for a in cat.articles_for_night(night)]
+    progress(f"packaging the night as WACZ ({len(pages)} pages)")
+    wacz = create_night_wacz(store, day, pages)
+    return {
+        "indexed_files": indexed,
+        "index_lines": lines,
+        "index_key": night_index_key(day),
+        "wacz_key": str(wacz.path),
+        "wacz_pages": wacz.pages,
+        "wacz_unmatched_pages": wacz.unmatched_pages,
+    }
 
 
 # -- 8. report ----------------------------------------------------------------------------------
