@@ -98,6 +98,8 @@ ORIGIN_ROUTES: dict[str, list[Step]] = {
     "/missing": [b"HTTP/1.1 404 Nope\r\nContent-Length: 9\r\n\r\nnot found"],
     "/broken": [b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n"],
     "/private": [_ok(b"robots.txt forbids this")],
+    "/stop-at-head": [_ok(b"x" * 50)],
+    "/stop-at-bytes": [CHUNKED_HEAD + b"5\r\nfirst\r\n6\r\nsecond\r\n0\r\n\r\n"],
     # requested through the forward proxy
     "/via-proxy?a=1": [ODD_HEAD + ODD_BODY],
 }
@@ -155,28 +157,40 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         yield Servers(origin, tls_origin, proxy, strict_proxy)
 
 
-def _run_crawl(
-    tmp: Path, cases: list[Case], settings: dict[str, Any], env: dict[str, str]
-) -> CrawlResult:
-    spec = tmp / "spec.json"
-    out = tmp / "result.pickle"
-    spec.write_text(
-        json.dumps({"cases": [c.__dict__ for c in cases], "settings": settings, "out": str(out)})
-    )
-    clean_env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    clean_env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.run(
-        [sys.executable, "-m", "tests.test_http", str(spec)],
-        cwd=ROOT,
-        env=clean_env | env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-5000:]
-    data = pickle.loads(out.read_bytes())
-    return CrawlResult(data["responses"], data["errors"], data["downloaded"], proc.stderr)
+class Crawl:
+    """A crawl running in its own process (one reactor each); :meth:`result` waits for it."""
+
+    def __init__(
+        self, tmp: Path, cases: list[Case], settings: dict[str, Any], env: dict[str, str]
+    ) -> None:
+        spec, self._out, self._log = tmp / "spec.json", tmp / "result.pickle", tmp / "stderr.txt"
+        spec.write_text(
+            json.dumps(
+                {"cases": [c.__dict__ for c in cases], "settings": settings, "out": str(self._out)}
+            )
+        )
+        clean_env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+        clean_env["PYTHONPATH"] = str(ROOT)
+        with self._log.open("wb") as log:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "tests.test_http", str(spec)],
+                cwd=ROOT,
+                env=clean_env | env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        self._result: CrawlResult | None = None
+
+    def result(self) -> CrawlResult:
+        if self._result is None:
+            returncode = self._proc.wait(timeout=90)
+            stderr = self._log.read_text()
+            assert returncode == 0, stderr[-5000:]
+            data = pickle.loads(self._out.read_bytes())
+            self._result = CrawlResult(
+                data["responses"], data["errors"], data["downloaded"], stderr
+            )
+        return self._result
 
 
 CRAWL_SETTINGS: dict[str, Any] = {
@@ -184,16 +198,17 @@ CRAWL_SETTINGS: dict[str, Any] = {
     "RETRY_ENABLED": False,
     "TELNETCONSOLE_ENABLED": False,
     "LOG_LEVEL": "WARNING",
-    "DOWNLOAD_TIMEOUT": 5,
+    "REMOTE_CONTROL_ENABLED": False,
+    # Generous, so a loaded machine cannot fail a good exchange; the cases that must time out
+    # set their own download_timeout.
+    "DOWNLOAD_TIMEOUT": 20,
     "CONCURRENT_REQUESTS": 64,
     "CONCURRENT_REQUESTS_PER_DOMAIN": 64,
 }
 
 
-@pytest.fixture(scope="module")
-def direct(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> CrawlResult:
+def _direct_crawl(servers: Servers, tmp: Path) -> Crawl:
     o, t = servers.origin, servers.tls
-    short = {"download_timeout": 1}
     cases = [
         Case("odd", o.url("/odd?x=1&y=a%20b")),
         Case("chunked", o.url("/chunked")),
@@ -203,8 +218,8 @@ def direct(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> CrawlR
         Case("lying-lenient", o.url("/lying-lenient"), {"download_fail_on_dataloss": False}),
         Case("mid-chunk", o.url("/mid-chunk")),
         Case("bad-chunk", o.url("/bad-chunk")),
-        Case("never", o.url("/never"), short),
-        Case("slow-body", o.url("/slow-body"), short),
+        Case("never", o.url("/never"), {"download_timeout": 1}),
+        Case("slow-body", o.url("/slow-body"), {"download_timeout": 2}),
         Case("big-declared", o.url("/big-declared"), {"download_maxsize": 10}),
         Case("big-streamed", o.url("/big-streamed"), {"download_maxsize": 10}),
         Case("garbage", o.url("/garbage")),
@@ -218,6 +233,8 @@ def direct(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> CrawlR
         Case("missing", o.url("/missing")),
         Case("broken", o.url("/broken")),
         Case("private", o.url("/private")),
+        Case("stop-at-head", o.url("/stop-at-head")),
+        Case("stop-at-bytes", o.url("/stop-at-bytes")),
         Case("tls", t.url("/tls?q=1")),
         Case("tls-until-close", t.url("/tls-until-close")),
         Case(
@@ -228,18 +245,36 @@ def direct(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> CrawlR
         Case("refused", "http://127.0.0.1:9/", {"dont_obey_robotstxt": True}),
     ]
     settings = CRAWL_SETTINGS | {"ROBOTSTXT_OBEY": True}
-    return _run_crawl(tmp_path_factory.mktemp("direct"), cases, settings, {})
+    return Crawl(tmp, cases, settings, {})
 
 
-@pytest.fixture(scope="module")
-def proxied(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> CrawlResult:
+def _proxied_crawl(servers: Servers, tmp: Path) -> Crawl:
     proxy_url = f"http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{servers.proxy.port}"
     cases = [
         Case("http", servers.origin.url("/via-proxy?a=1")),
         Case("https", servers.tls.url("/tls-via-proxy?b=2")),
     ]
     env = {"http_proxy": proxy_url, "https_proxy": proxy_url}
-    return _run_crawl(tmp_path_factory.mktemp("proxied"), cases, CRAWL_SETTINGS, env)
+    return Crawl(tmp, cases, CRAWL_SETTINGS, env)
+
+
+@pytest.fixture(scope="module")
+def crawls(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Crawl]:
+    """Both crawls, started together: on two cores their start-up overlaps."""
+    return {
+        "direct": _direct_crawl(servers, tmp_path_factory.mktemp("direct")),
+        "proxied": _proxied_crawl(servers, tmp_path_factory.mktemp("proxied")),
+    }
+
+
+@pytest.fixture(scope="module")
+def direct(crawls: dict[str, Crawl]) -> CrawlResult:
+    return crawls["direct"].result()
+
+
+@pytest.fixture(scope="module")
+def proxied(crawls: dict[str, Crawl]) -> CrawlResult:
+    return crawls["proxied"].result()
 
 
 # --- a faithful exchange ---------------------------------------------------------------
@@ -339,6 +374,7 @@ def test_robots_txt_is_fetched_and_obeyed(direct: CrawlResult, servers: Servers)
         ex for url, ex in direct.downloaded if url.endswith(f"{servers.origin.port}/robots.txt")
     ]
     assert len(robots) == 1 and robots[0] is not None and robots[0].status == 200
+    assert "private" in direct.errors, direct.stderr[-4000:]
     assert direct.errors["private"]["type"] == "IgnoreRequest"
     assert "/private" not in servers.origin.received
 
@@ -458,6 +494,15 @@ def test_maxsize_cancels_and_marks_length(direct: CrawlResult) -> None:
     assert (streamed.body, streamed.truncated) == (b"abcdefghij", "length")
 
 
+def test_stop_download_keeps_what_was_received(direct: CrawlResult) -> None:
+    at_head = direct.responses["stop-at-head"]
+    assert at_head["flags"] == ["download_stopped"]
+    assert (at_head["exchange"].body, at_head["exchange"].truncated) == (b"", "unspecified")
+    at_bytes = direct.responses["stop-at-bytes"]
+    assert at_bytes["flags"] == ["download_stopped"]
+    assert (at_bytes["exchange"].body, at_bytes["exchange"].truncated) == (b"first", "unspecified")
+
+
 def test_connection_errors_are_scrapy_exceptions(direct: CrawlResult) -> None:
     assert direct.errors["refused"]["type"] == "DownloadConnectionRefusedError"
     tunnel = direct.errors["tunnel-refused"]
@@ -551,6 +596,7 @@ def test_framing_rules() -> None:
 def _crawl(spec_path: str) -> None:
     from scrapy import Request, Spider, signals
     from scrapy.crawler import CrawlerProcess
+    from scrapy.exceptions import StopDownload
     from scrapy.http import Response, TextResponse
     from twisted.python.failure import Failure
 
@@ -606,9 +652,19 @@ def _crawl(spec_path: str) -> None:
     def on_downloaded(response: Response, request: Request, spider: Spider) -> None:
         downloaded.append((request.url, request.meta.get(EXCHANGE_META_KEY)))
 
+    def stop_at_head(request: Request, **kwargs: Any) -> None:
+        if request.meta.get("case") == "stop-at-head":
+            raise StopDownload(fail=False)
+
+    def stop_at_bytes(request: Request, **kwargs: Any) -> None:
+        if request.meta.get("case") == "stop-at-bytes":
+            raise StopDownload(fail=False)
+
     process = CrawlerProcess(settings=spec["settings"])
     crawler = process.create_crawler(CaseSpider)
     crawler.signals.connect(on_downloaded, signal=signals.response_downloaded)
+    crawler.signals.connect(stop_at_head, signal=signals.headers_received)
+    crawler.signals.connect(stop_at_bytes, signal=signals.bytes_received)
     process.crawl(crawler)
     process.start()
     data = {"responses": responses, "errors": errors, "downloaded": downloaded}
