@@ -105,7 +105,7 @@ def client_config(
     max_attempts: int = 5,
     connect_timeout: float = 10.0,
     read_timeout: float = 60.0,
-    addressing_style: Literal["auto", "path", "virtual"] = "auto",
+    addressing_style: Literal["auto", "path", "virtual"] | None = None,
 ) -> Config:
     """The botocore configuration opeds uses for S3.
 
@@ -114,17 +114,20 @@ def client_config(
     attempts per request. Checksums: since botocore 1.36 a client computes CRC checksums for every
     upload and sends them as an ``aws-chunked`` trailer over HTTPS, which many S3-compatible
     servers reject; ``when_required`` turns that off, and opeds sends its own SHA-256 checksums as
-    plain headers instead (see :meth:`S3Store.put_file`).
+    plain headers instead (see :meth:`S3Store.put_file`). Addressing: botocore's default (path
+    style for a custom endpoint) or the AWS config file's, unless ``addressing_style`` is given.
     """
-    return Config(
+    cfg = Config(
         retries={"mode": retry_mode, "total_max_attempts": max_attempts},
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         tcp_keepalive=True,
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
-        s3={"addressing_style": addressing_style},
     )
+    if addressing_style:
+        cfg = cfg.merge(Config(s3={"addressing_style": addressing_style}))
+    return cfg
 
 
 def make_client(
