@@ -448,6 +448,12 @@ class _Attempt:
     framing: str = "none"
     body: bytearray = field(default_factory=bytearray)
 
+    def record(self, request: Request, truncated: str | None) -> bytes:
+        """Store the exchange so far in ``request.meta``; return its body (shared, not copied)."""
+        exchange = self.exchange(request, truncated)
+        request.meta[EXCHANGE_META_KEY] = exchange
+        return exchange.body
+
     def exchange(self, request: Request, truncated: str | None) -> Exchange:
         assert self.head is not None and self.started is not None
         return Exchange(
@@ -522,7 +528,7 @@ class ArchivingDownloadHandler(BaseHttpDownloadHandler):
             return response
         except TimeoutError as e:
             if attempt.head is not None:
-                request.meta[EXCHANGE_META_KEY] = attempt.exchange(request, "time")
+                attempt.record(request, "time")
             raise DownloadTimeoutError(
                 f"Getting {request.url} took longer than {timeout} seconds."
             ) from e
@@ -574,7 +580,7 @@ class ArchivingDownloadHandler(BaseHttpDownloadHandler):
             "protocol": attempt.head.http_version,
         }
         if maxsize and length and length > maxsize:
-            request.meta[EXCHANGE_META_KEY] = attempt.exchange(request, "length")
+            attempt.record(request, "length")
             _cancel_maxsize(length, maxsize, request, expected=True)
         warned = False
         if warnsize and length and length > warnsize:
@@ -585,9 +591,7 @@ class ArchivingDownloadHandler(BaseHttpDownloadHandler):
         if stop := check_stop_download(
             signals.headers_received, self.crawler, request, headers=headers, body_length=length
         ):
-            request.meta[EXCHANGE_META_KEY] = attempt.exchange(
-                request, None if body.done else "unspecified"
-            )
+            attempt.record(request, None if body.done else "unspecified")
             return make_response(**response_args, stop_download=stop)
 
         try:
@@ -597,31 +601,26 @@ class ArchivingDownloadHandler(BaseHttpDownloadHandler):
                 if stop := check_stop_download(
                     signals.bytes_received, self.crawler, request, data=chunk
                 ):
-                    request.meta[EXCHANGE_META_KEY] = attempt.exchange(
-                        request, None if body.done else "unspecified"
-                    )
-                    return make_response(
-                        **response_args, body=bytes(attempt.body), stop_download=stop
-                    )
+                    received_body = attempt.record(request, None if body.done else "unspecified")
+                    return make_response(**response_args, body=received_body, stop_download=stop)
                 if maxsize and received > maxsize:
                     del attempt.body[maxsize:]
-                    request.meta[EXCHANGE_META_KEY] = attempt.exchange(request, "length")
+                    attempt.record(request, "length")
                     _cancel_maxsize(received, maxsize, request, expected=False)
                 if warnsize and received > warnsize and not warned:
                     warned = True
                     logger.warning(get_warnsize_msg(received, warnsize, request, expected=False))
         except _BodyIncomplete as e:
-            request.meta[EXCHANGE_META_KEY] = attempt.exchange(request, e.reason)
+            received_body = attempt.record(request, e.reason)
             fail: bool = request.meta.get("download_fail_on_dataloss", self._fail_on_dataloss)
             if not fail:
-                return make_response(**response_args, body=bytes(attempt.body), flags=["dataloss"])
+                return make_response(**response_args, body=received_body, flags=["dataloss"])
             if not self._fail_on_dataloss_warned:
                 logger.warning(get_dataloss_msg(request.url))
                 self._fail_on_dataloss_warned = True
             raise ResponseDataLossError(str(e)) from e
 
-        request.meta[EXCHANGE_META_KEY] = attempt.exchange(request, None)
-        return make_response(**response_args, body=bytes(attempt.body))
+        return make_response(**response_args, body=attempt.record(request, None))
 
     async def _connect(
         self, request: Request, attempt: _Attempt, target: _Target, proxy: _Proxy | None
