@@ -353,13 +353,15 @@ class Watcher:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
+        self._list_once()  # and a last look, once everything has settled
+
+    def _list_once(self) -> None:
+        page = self.client.list_objects_v2(Bucket=self.bucket)
+        for obj in page.get("Contents", []):
+            self.seen.setdefault(obj["Key"], set()).add(obj["Size"])
+        self.listings += 1
 
     def _run(self) -> None:
-        for _ in itertools.count():
-            if self._stop.is_set():
-                return
-            page = self.client.list_objects_v2(Bucket=self.bucket)
-            for obj in page.get("Contents", []):
-                self.seen.setdefault(obj["Key"], set()).add(obj["Size"])
-            self.listings += 1
+        while not self._stop.is_set():
+            self._list_once()
             time.sleep(self.interval)

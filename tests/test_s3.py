@@ -335,6 +335,7 @@ def test_credentials_never_in_errors_or_logs(
 
 def _no_partial_objects(watcher: Watcher, sizes: dict[str, int]) -> None:
     assert watcher.listings > 0
+    assert set(watcher.seen) == set(sizes)  # every object was seen, and only ever whole
     for key, seen in watcher.seen.items():
         assert seen == {sizes[key]}, f"{key} was visible with sizes {sorted(seen)}"
 
@@ -358,7 +359,7 @@ def test_uploads_survive_drops_delays_and_5xx(moto_s3: MotoS3, tmp_path: Path) -
     faults = [DROP_BEFORE, DROP_AFTER, DELAY, ERROR_500, ERROR_503]
     started = time.monotonic()
     with (
-        fault_proxy(moto_s3, seeded(11, 0.35, faults), delay=0.6) as proxy,
+        fault_proxy(moto_s3, seeded(11, 0.35, faults), delay=1.5) as proxy,
         Watcher(moto_s3.client(), bucket, interval=0.02) as watcher,
     ):
         store = _s3(
@@ -366,13 +367,13 @@ def test_uploads_survive_drops_delays_and_5xx(moto_s3: MotoS3, tmp_path: Path) -
             bucket,
             endpoint=proxy.endpoint,
             max_attempts=3,
-            read_timeout=0.3,
+            read_timeout=0.75,
             attempts=8,
         )
         for key, path in files.items():
             stored = store.put_file(path, key)
             assert stored.sha256 == _sha(path.read_bytes())
-        time.sleep(0.8)  # let delayed requests reach the server before the last listing
+        time.sleep(1.6)  # let delayed requests reach the server before the last listing
     elapsed = time.monotonic() - started
     counts = proxy.counts
     assert all(counts[f] >= 1 for f in faults), counts
