@@ -11,8 +11,14 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -292,3 +298,95 @@ def test_replay_copies_night_indexes(
     assert [p.name for p in index_dir.iterdir()] == ["night-2026-11-28.cdxj"]
     config = yaml.safe_load((tmp_path / "webarchive" / "config.yaml").read_text())
     assert config["collections"]["opeds"]["archive_paths"] == f"s3://{bucket}/nightly/"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return 0, b""
+
+
+def test_replay_serves_records_straight_from_the_bucket(
+    moto_s3: MotoS3, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The replay service's set-up, end to end: an opeds WARC in the bucket, its night index
+    copied by docker/replay.py, and pywb fetching the record from S3 with a ranged GET."""
+    from storage.cdxj import write_cdxj
+    from storage.warc import WarcFileWriter
+
+    when = datetime(2026, 11, 28, 2, 30, 5, tzinfo=UTC)
+    url = "https://news.example/opinion/keep-it-all"
+    body = b"<html><body><p>Stored in a bucket, replayed from it.</p></body></html>"
+    writer = WarcFileWriter(
+        tmp_path / "spool",
+        prefix="opeds",
+        day=date(2026, 11, 28),
+        max_bytes=1_000_000,
+        gzip_level=6,
+        warcinfo={"software": "opeds-test"},
+        clock=lambda: when,
+    )
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+    writer.write_group([(writer.factory.response(url, head, body, when), when)])
+    closed = writer.close()
+    assert closed is not None
+    bucket = moto_s3.bucket(object_lock=True)
+    store = S3Store(bucket, "nightly", **store_options(moto_s3.endpoint))
+    store.put_file(closed.path, closed.key)
+    index = tmp_path / "night.cdxj"
+    with open(index, "w", encoding="utf-8") as out:
+        assert write_cdxj(closed.path, out, filename=closed.key) == 1
+    store.put_file(index, "indexes/2026/11/28/night-2026-11-28.cdxj")
+
+    _stack_env(monkeypatch, moto_s3, f"s3://{bucket}/nightly")
+    replay = _script("replay.py")
+    monkeypatch.setattr(replay, "ROOT", tmp_path / "webarchive")
+    replay.write_config(store)
+    assert replay.sync_indexes(store) == 1
+
+    env = {**os.environ, "AWS_ENDPOINT_URL_S3": moto_s3.endpoint, "AWS_DEFAULT_REGION": "us-east-1"}
+    port = _free_port()
+    wayback = Path(sys.executable).parent / "wayback"
+    proc = subprocess.Popen(
+        [
+            str(wayback),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "-d",
+            str(tmp_path / "webarchive"),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        target = f"http://127.0.0.1:{port}/opeds/20261128023005id_/{url}"
+        deadline = time.monotonic() + 60
+        status, got = 0, b""
+        while time.monotonic() < deadline and proc.poll() is None:
+            status, got = _get(target)
+            if status:
+                break
+            time.sleep(0.3)
+        assert status == 200, (status, got[:300])
+        assert got == body
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if proc.stderr is not None:
+            proc.stderr.close()
