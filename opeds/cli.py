@@ -332,6 +332,73 @@ def extract(file_or_url: str, url: str | None, as_json: bool) -> None:
     click.echo(fields.get("body") or "")
 
 
+# -- preservation -------------------------------------------------------------------------------
+@main.command()
+@archive_option
+@click.option("--night", help="Verify one night (YYYY-MM-DD).")
+@click.option("--all", "all_nights", is_flag=True, help="Verify every night with a manifest.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@user_errors
+def verify(
+    archive: str, catalog_url: str | None, night: str | None, all_nights: bool, as_json: bool
+) -> None:
+    """Re-read stored files and check them against the night manifests (size and SHA-256).
+
+    Exits 1 and names each missing, truncated or altered object.
+    """
+    from opeds.night import store_for
+    from storage.fixity import verify_archive
+
+    if not night and not all_nights:
+        raise click.UsageError("say which: --night YYYY-MM-DD or --all")
+    settings = make_settings(archive, catalog_url)
+    store = store_for(settings)
+
+    def progress(done: int, total: int, key: str) -> None:
+        if not as_json:
+            click.echo(f"  [{done}/{total}] {key}", err=True)
+
+    report = verify_archive(store, [parse_night(night)] if night else None, progress=progress)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "nights": list(report.nights),
+                    "objects_checked": report.objects_checked,
+                    "bytes_read": report.bytes_read,
+                    "problems": [str(p) for p in report.problems],
+                }
+            )
+        )
+    else:
+        for line in report.lines():
+            click.echo(line)
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.group()
+def bucket() -> None:
+    """Object storage set-up."""
+
+
+@bucket.command("create")
+@click.argument("uri")
+@click.option("--no-object-lock", is_flag=True, help="Create the bucket without Object Lock.")
+@user_errors
+def bucket_create(uri: str, no_object_lock: bool) -> None:
+    """Create the bucket of an s3://bucket/prefix URI, with Object Lock enabled."""
+    from opeds.night import store_for
+
+    if not uri.startswith("s3://"):
+        raise click.BadParameter("expected s3://bucket[/prefix]")
+    store = store_for(make_settings(uri, None))
+    created = store.create_bucket(object_lock=not no_object_lock)  # type: ignore[attr-defined]
+    lock = "without" if no_object_lock else "with"
+    click.echo(f"{'created' if created else 'exists:'} {uri.split('/')[2]} ({lock} Object Lock)")
+
+
 # -- replay -------------------------------------------------------------------------------------
 @main.command()
 @click.option(

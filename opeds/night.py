@@ -59,7 +59,11 @@ def catalog_for(settings: Settings) -> Catalog:
 def store_for(settings: Settings) -> Store:
     if settings.is_remote:
         return open_store(
-            settings.archive, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region
+            settings.archive,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            object_lock_mode=settings.object_lock_mode,
+            object_lock_days=settings.object_lock_days,
         )
     return LocalStore(settings.archive_path)
 
