@@ -223,7 +223,13 @@ def demo(
         logs = settings.archive_path / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log_file = Path(log_path) if log_path else logs / f"demo-{night_s}.log"
-    site = build_site(date.fromisoformat(night_s))
+    # The sample site stays as it was on the archive's first demo night, so later demo nights
+    # see unchanged pages (revisits, conditional GETs) as a real outlet's archive would.
+    from opeds.night import catalog_for
+
+    with catalog_for(settings) as cat:
+        earlier = [n for n in cat.list_nights() if n <= night_s]
+    site = build_site(date.fromisoformat(earlier[0] if earlier else night_s))
     with LoopbackWeb(site) as web:
         env = {
             k: v
