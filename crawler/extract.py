@@ -9,6 +9,7 @@ republication evidence into an ``OriginalHint`` (``crawler.attribution``). It ne
 from __future__ import annotations
 
 import codecs
+import html as html_lib
 import json
 import logging
 import re
@@ -231,32 +232,75 @@ _JOB = re.compile(
     r"autor\w*|journalist\w*|kolumnist\w*|freelance|contributing|associate|news desk)\b",
     re.I,
 )
+_VIEW_ALL = re.compile(
+    r"^\s*(?:view|see|more)\s+(?:all\s+)?(?:posts|articles|stories)\s+(?:by|from)\s+", re.I
+)
+_DATE_WORD = re.compile(
+    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?|\d+[.,:]?\d*|updated|"
+    r"published|posted|aktualisiert|veröffentlicht|am|um|on|at",
+    re.I,
+)
+_DESK = re.compile(
+    r"games|news|sports|tech|technology|politics|business|science|health|features|opinion|culture|"
+    r"travel|staff|senior|deputy|contributing|associate|managing|executive",
+    re.I,
+)
+_GENERIC_NAME = re.compile(
+    r"username|user|admin|administrator|staff|guest|anonymous|unknown|redaktion|editorial|"
+    r"authority control|author|autor|editor|team",
+    re.I,
+)
+_CREDIT = re.compile(
+    r"\s+(?:edited|photos?|photography|reporting|illustrations?|additional reporting|translated|"
+    r"graphics|video|bearbeitet|übersetzt|fotos?)\s+(?:by|von)\s+",
+    re.I,
+)
+_ORG_WORD = re.compile(
+    r"\b(?:news|times|post|observer|media|press|blog|magazine|journal|daily|network|agency|tv|"
+    r"radio|online|group|staff|desk|team|foundation|society|institute|zeitung|redaktion|verlag|"
+    r"nachrichten|rundschau|tribune|herald|gazette|review|report|chronicle|world|today|inc|ltd|"
+    r"gmbh|llc|org|com)\b",
+    re.I,
+)
 _NOT_A_NAME = re.compile(r"@|https?://|www\.|\.com\b|\d{3,}", re.I)
 
 
-def clean_authors(raw: list[str], site_names: list[str | None]) -> list[str]:
-    """Names only: no "By", job titles, bios, e-mail, handles or outlet names."""
+def clean_authors(
+    raw: list[str], site_names: list[str | None], *, organisations: tuple[str, ...] = ()
+) -> list[str]:
+    """Names only: no "By", job titles, dates, bios, e-mail, handles or outlet names.
+
+    A name that is the page's own outlet is dropped when it is not a person's: declared an
+    organisation (``organisations``), one word, or worded like one ("... News", "... Observer").
+    """
     out: list[str] = []
     for item in raw:
+        item = _CREDIT.split(item)[0]
         for part in re.split(r";|\s+and\s+|\s+und\s+|\s*&\s*|\s*\|\s*|\n", item):
-            name = _BY.sub("", part).strip(" ,.-–—:")
+            name = _BY.sub("", _VIEW_ALL.sub("", part)).strip(" ,.-–—:")
             # "Jane Doe, Senior Editor" / "Jane Doe - Reuters" / "Jane Doe is a writer ..."
             name = re.split(r"\s*,\s*|\s+[-–—]\s+|\s+(?:is|ist|was|war)\s+|\s*\(", name)[0].strip()
             if not name or _NOT_A_NAME.search(name):
                 continue
             toks = name.split()
-            if not 1 <= len(toks) <= 5 or (
-                _JOB.search(name) and len(toks) > 1 and _JOB.search(toks[-1])
-            ):
-                # trailing job title: "Jane Doe Senior Writer"
-                while toks and _JOB.search(toks[-1]):
-                    toks.pop()
-                name = " ".join(toks)
-            if not name or len(name.split()) > 5 or _JOB.fullmatch(name):
+            # a job title ("Ben Silverman Games Editor") or a date ("Jane Doe March 25") after it
+            for k, tok in enumerate(toks):
+                if k and (_JOB.fullmatch(tok) or (k >= 2 and _DATE_WORD.fullmatch(tok))):
+                    toks = toks[:k]
+                    while len(toks) > 2 and _DESK.fullmatch(toks[-1]):
+                        toks.pop()
+                    break
+            while toks and (toks[-1].islower() or toks[-1].isdigit()):
+                toks.pop()
+            name = " ".join(toks)
+            if not name or len(toks) > 5 or _JOB.fullmatch(name) or _GENERIC_NAME.fullmatch(name):
                 continue
-            if attribution.is_own_outlet(name, None, site_names):
+            if len(toks) == 1 and (len(name) <= 3 or not name[0].isupper()):
+                continue  # "MA", "admin"
+            organisation = name in organisations or len(toks) == 1 or bool(_ORG_WORD.search(name))
+            if organisation and attribution.is_own_outlet(name, None, site_names):
                 continue
-            if name.isupper() or name.islower():
+            if (name.isupper() or name.islower()) and len(toks) > 1:
                 name = name.title()
             if name not in out:
                 out.append(name)
@@ -502,13 +546,22 @@ def _extract(html: bytes | str, url: str, content_type: str | None) -> Extracted
     site_name = meta.get("og:site_name") or publisher or doc.sitename
     site_names = [site_name, publisher, doc.sitename, meta.get("application-name")]
 
-    title = _text_of(art.get("headline")) or doc.title or meta.get("og:title")
-    title = " ".join(title.split()) if title else None
+    title = _clean_title(
+        doc.title or _text_of(art.get("headline")) or meta.get("og:title"), site_names
+    )
 
-    raw_authors = [a for a in (_text_of(x) for x in _as_list(art.get("author"))) if a]
-    if not raw_authors and doc.author:
-        raw_authors = [doc.author]
-    authors = clean_authors(raw_authors, site_names)
+    declared = _as_list(art.get("author"))
+    raw_authors = [a for a in (_text_of(x) for x in declared) if a]
+    organisations = tuple(
+        name
+        for x in declared
+        if isinstance(x, Mapping)
+        and "organization" in str(x.get("@type", "")).lower()
+        and (name := _text_of(x))
+    )
+    authors = clean_authors(raw_authors, site_names, organisations=organisations)
+    if not authors and doc.author:
+        authors = clean_authors([doc.author], site_names)
 
     # body: drop what is not the article, keep the evidence
     h1s = [" ".join(h.text_content().split()) for h in tree.iterfind(".//h1")][:3]
@@ -568,11 +621,13 @@ def _extract(html: bytes | str, url: str, content_type: str | None) -> Extracted
     if not section and doc.categories:
         section = doc.categories[0]
 
-    published = (
-        _iso(_text_of(art.get("datePublished")))
-        or _iso(meta.get("article:published_time"))
-        or _iso(doc.date)
+    # htmldate (through trafilatura) is the better judge of the day; structured data adds the time
+    structured_date = _iso(_text_of(art.get("datePublished"))) or _iso(
+        meta.get("article:published_time")
     )
+    published = _iso(doc.date)
+    if structured_date and (not published or structured_date[:10] == published[:10]):
+        published = structured_date
     updated = (
         _iso(_text_of(art.get("dateModified")))
         or _iso(meta.get("article:modified_time"))
@@ -607,6 +662,17 @@ def _extract(html: bytes | str, url: str, content_type: str | None) -> Extracted
 
 def _present(names: list[str | None]) -> list[str]:
     return [n for n in names if n]
+
+
+def _clean_title(title: str | None, site_names: list[str | None]) -> str | None:
+    if not title:
+        return None
+    title = " ".join(html_lib.unescape(title).split())
+    for name in _present(site_names):
+        for sep in (" | ", " - ", " – ", " — ", " :: ", " · "):
+            if title.endswith(sep + name) and len(title) > len(sep + name) + 8:
+                title = title[: -len(sep + name)]
+    return title or None
 
 
 def _as_list(value: Any) -> list[Any]:
