@@ -519,6 +519,8 @@ def collect_evidence(members: Sequence[Member]) -> list[Evidence]:
                 if kind == "canonical"
                 else "points here in its JSON-LD"
                 if kind == "jsonld"
+                else f"says it appeared first in {name.strip()} ({kind})"
+                if isinstance(name, str) and name.strip()
                 else f"says it appeared first at {target.outlet} ({kind})"
             )
             out.append(Evidence(x.id, target.id, level, f"copy at {x.outlet} {what}"))
@@ -596,7 +598,8 @@ def choose_original(members: Sequence[Member]) -> tuple[Member, str]:
         reason = backing[0].reason
         sources = {e.source for e in backing if e.level == backing[0].level}
         if len(sources) > 1:
-            reason += f"; {len(sources) - 1} more cop{'y' if len(sources) == 2 else 'ies'} agree"
+            more = len(sources) - 1
+            reason += f"; {more} more {'copy agrees' if more == 1 else 'copies agree'}"
         return best, reason
     dated = [(published_key(m.published), m) for m in members]
     known = [(k, m) for k, m in dated if k is not None]

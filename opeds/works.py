@@ -140,7 +140,7 @@ def format_work_text(work: dict[str, Any]) -> str:
     lines.append(f"  original: {work['original']}")
     if work.get("original_reason"):
         lines.append(f"  why: {work['original_reason']}")
-    lines.append(f"  {len(members)} {'copy' if len(members) == 1 else 'copies'}:")
+    lines.append(f"  {len(members)} {'member' if len(members) == 1 else 'members'}:")
     width = max(len(m["outlet"]) for m in members)
     for m in members:
         published = (m.get("published") or "")[:10] or "-"
