@@ -156,7 +156,8 @@ def opeds_nightly() -> None:
             af.discard_unfinished(t.settings, t.night)
             stats = extract_night(t.settings, t.night, progress=print)
             works = cluster_night(t.settings, t.night)
-        return af.extract_counts(stats, works)
+            night_articles = af.night_articles_by_source(t.settings, t.night)
+        return af.extract_counts(stats, works, night_articles)
 
     @task
     def seal(extracted: dict[str, Any]) -> dict[str, Any]:

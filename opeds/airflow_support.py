@@ -506,14 +506,32 @@ def cluster_counts(result: Any) -> dict[str, int]:
     }
 
 
-def extract_counts(stats: ExtractStats, cluster: Any) -> dict[str, Any]:
-    """What XCom carries from extraction and clustering."""
+def night_articles_by_source(settings: Settings, night: str) -> dict[str, int]:
+    """How many articles the night holds, per source (whichever try extracted them)."""
+    from opeds.night import catalog_for
+
+    counts: dict[str, int] = {}
+    with catalog_for(settings) as cat:
+        for a in cat.articles_for_night(night):
+            counts[a.source] = counts.get(a.source, 0) + 1
+    return counts
+
+
+def extract_counts(
+    stats: ExtractStats, cluster: Any, night_by_source: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """What XCom carries from extraction and clustering.
+
+    With ``night_by_source`` (:func:`night_articles_by_source`) the article counts are the
+    night's, not only this try's, so the report of a re-run says what the night archived.
+    """
+    by_source = dict(stats.by_source if night_by_source is None else night_by_source)
     return {
-        "new_articles": stats.new_articles,
+        "new_articles": stats.new_articles if night_by_source is None else sum(by_source.values()),
         "unchanged": stats.unchanged,
         "failed": list(stats.failed[:MAX_FAILURES_IN_XCOM]),
         "failed_total": len(stats.failed),
-        "by_source": dict(stats.by_source),
+        "by_source": by_source,
         "works": cluster_counts(cluster),
     }
 

@@ -475,7 +475,9 @@ def test_nightly_archives_the_demo_night_and_reruns_idempotently(
     assert _captures(archive) == caps
     assert set(_snapshot(archive)) == set(before)
     assert len(web.requests) == requests
-    assert _report(archive)["files"] == report["files"]
+    again = _report(archive)
+    for part in ("sources", "extraction", "files", "failed_sources"):
+        assert again[part] == report[part], part
 
     # fixity of what was stored passes, and names a damaged file
     dr = _run(dagbag, "opeds_fixity")
@@ -486,44 +488,44 @@ def test_nightly_archives_the_demo_night_and_reruns_idempotently(
     victim.write_bytes(bytes(data))
     dr = _run(dagbag, "opeds_fixity")
     assert str(dr.state) == "failed"
+    from opeds.night import store_for
+    from opeds.settings import Settings
+    from storage.fixity import verify_archive
+
+    message = af.fixity_message(verify_archive(store_for(Settings(archive=str(archive)))))
+    assert message and f"ALTERED {report['files'][0]['key']}" in message
 
 
-def test_a_source_that_is_down_fails_alone(dagbag: Any, night_env: tuple[Path, Any]) -> None:
+def test_a_source_that_is_down_fails_alone_and_a_dry_run_stores_nothing(
+    dagbag: Any, night_env: tuple[Path, Any]
+) -> None:
     archive, web = night_env
     web.set_down("syrianobserver.com")
-    dr = _run(dagbag, "opeds_nightly", {"sources": ["syrian-observer", "levant-review"]})
+    conf = {"sources": ["syrian-observer", "levant-review"], "dry_run": True, "max_pages": 2}
+    dr = _run(dagbag, "opeds_nightly", conf)
     states = _states(dr)
     crawl_states = sorted(s for (task, _), s in states.items() if task == "crawl")
     assert crawl_states == ["failed", "success"], states
-    for task in ("extract_and_cluster", "seal", "index", "report", "publish"):
+    for task in ("extract_and_cluster", "seal", "index", "report"):
         assert states[(task, -1)] == "success", states
+    assert states[("publish", -1)] == "skipped"  # a dry run does not touch the archive asset
     assert states[("check_sources", -1)] == "failed"
     assert str(dr.state) == "failed"  # the run says a source failed ...
 
-    caps = _captures(archive)  # ... yet the other source is archived
-    assert {s for s, _, _ in caps} == {"levant-review"}
-    report = _report(archive)
-    assert set(report["failed_sources"]) == {"syrian-observer"}
-    assert "no HTTP response" in report["failed_sources"]["syrian-observer"]
-    assert report["sources"]["levant-review"]["fetched"] > 0
-    assert report["files"] and all((archive / f["key"]).is_file() for f in report["files"])
-
-
-def test_dry_run_stores_nothing_in_the_archive(dagbag: Any, night_env: tuple[Path, Any]) -> None:
-    archive, _web = night_env
-    dr = _run(
-        dagbag, "opeds_nightly", {"sources": ["levant-review"], "dry_run": True, "max_pages": 2}
-    )
-    states = _states(dr)
-    assert str(dr.state) == "success", states
-    assert states[("publish", -1)] == "skipped"
-    assert not archive.exists()
+    assert not archive.exists()  # ... a dry run stored nothing in the configured archive ...
     run = af.NightRun.from_params({}, dag_id=dr.dag_id, run_id=dr.run_id, logical_date=LOGICAL)
     scratch = run.scratch / "archive"
     try:
-        report = json.loads(next(scratch.rglob("night-*.json")).read_text())
+        caps = _captures(scratch)  # ... and the source that was up is archived (in the scratch)
+        assert {s for s, _, _ in caps} == {"levant-review"}
+        report = _report(scratch)
         assert report["dry_run"] is True
-        assert report["sources"]["levant-review"]["articles_requested"] <= 2
+        assert set(report["failed_sources"]) == {"syrian-observer"}
+        assert "no HTTP response" in report["failed_sources"]["syrian-observer"]
+        assert report["sources"]["syrian-observer"]["fetched"] == 0
+        levant = report["sources"]["levant-review"]
+        assert levant["fetched"] > 0 and 0 < levant["articles_requested"] <= 2
+        assert report["files"] and all((scratch / f["key"]).is_file() for f in report["files"])
     finally:
         import shutil
 
