@@ -339,7 +339,10 @@ def _is_opinion(
     if section and _OPINION_WORD.match(section.strip()):
         return True
     if title and re.match(
-        r"^\s*(?:opinion|commentary|op-?ed|meinung|kommentar|gastbeitrag)\s*[:|]", title, re.I
+        r"^\s*(?:opinion|commentary|op-?ed|column|views?|perspective|meinung|kommentar|gastbeitrag|"
+        r"gastkommentar|standpunkt|essay)\s*[:|]",
+        title,
+        re.I,
     ):
         return True
     return bool(
@@ -518,30 +521,8 @@ def _extract(html: bytes | str, url: str, content_type: str | None) -> Extracted
     objs = list(_jsonld_objects(tree))
     art = _article_object(objs)
 
-    doc = _run_trafilatura(tree, url, precision=True, metadata=True)
-    paragraphs = _paragraphs(doc.text if doc else None)
-    if len("\n".join(paragraphs)) < SHORT_BODY:
-        balanced = _run_trafilatura(tree, url, precision=False, metadata=False)
-        alt = _paragraphs(balanced.text if balanced else None)
-        if len("\n".join(alt)) > 2 * len("\n".join(paragraphs)):
-            paragraphs = alt
-    if len(paragraphs) <= 2 and any(p.startswith("|") and len(p) > SHORT_BODY for p in paragraphs):
-        # a page laid out with tables comes back as one flattened row: read it without tables
-        untabled = _run_trafilatura(tree, url, precision=False, metadata=False, tables=False)
-        alt = _paragraphs(untabled.text if untabled else None)
-        if len(alt) >= 3:
-            paragraphs = alt
-    if doc is None:
-        doc = Document()
-
-    # canonical and site
-    canonical = None
-    for link in tree.iterfind(".//link[@rel]"):
-        if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
-            canonical = urljoin(url, link.get("href", "").strip())
-            break
-    if not canonical and meta.get("og:url"):
-        canonical = urljoin(url, meta["og:url"])
+    doc, paragraphs = _body(tree, url)
+    canonical = _canonical(tree, meta, url)
     publisher = _text_of(art.get("publisher"))
     site_name = meta.get("og:site_name") or publisher or doc.sitename
     site_names = [site_name, publisher, doc.sitename, meta.get("application-name")]
@@ -550,18 +531,7 @@ def _extract(html: bytes | str, url: str, content_type: str | None) -> Extracted
         doc.title or _text_of(art.get("headline")) or meta.get("og:title"), site_names
     )
 
-    declared = _as_list(art.get("author"))
-    raw_authors = [a for a in (_text_of(x) for x in declared) if a]
-    organisations = tuple(
-        name
-        for x in declared
-        if isinstance(x, Mapping)
-        and "organization" in str(x.get("@type", "")).lower()
-        and (name := _text_of(x))
-    )
-    authors = clean_authors(raw_authors, site_names, organisations=organisations)
-    if not authors and doc.author:
-        authors = clean_authors([doc.author], site_names)
+    authors = _authors(art, doc, site_names)
 
     # body: drop what is not the article, keep the evidence
     h1s = [" ".join(h.text_content().split()) for h in tree.iterfind(".//h1")][:3]
@@ -580,32 +550,7 @@ def _extract(html: bytes | str, url: str, content_type: str | None) -> Extracted
     removed = {v.index for v in verdicts}
     body = "\n".join(p for i, p in enumerate(paragraphs) if i not in removed)
 
-    hints: list[OriginalHint] = []
-    structured = attribution.jsonld_hint(art, url) if art else None
-    if (
-        structured is not None
-        and structured.outlet
-        and not structured.url
-        and attribution.is_own_outlet(structured.outlet, url, site_names)
-    ):
-        structured = None
-    if structured:
-        hints.append(structured)
-    canon = attribution.canonical_hint(canonical, url)
-    if canon:
-        hints.append(canon)
-    evidence = {
-        boilerplate.ATTRIBUTION: "attribution",
-        boilerplate.STANDFIRST: "standfirst",
-        boilerplate.BIO: "bio",
-    }
-    for v in verdicts:
-        if v.kind in evidence:
-            h = _hint_for(evidence[v.kind], v.text, tree, url, authors, site_names)
-            if h:
-                hints.append(h)
-    if not any(h.evidence in ("attribution", "standfirst") for h in hints):
-        hints.extend(_hints_around(tree, paragraphs, url, authors, site_names))
+    hints = _hints(tree, art, canonical, url, verdicts, paragraphs, authors, site_names)
     original = attribution.merge(hints)
     if not authors:
         # a copy without a byline names its author in the standfirst or the bio
@@ -658,6 +603,84 @@ def _extract(html: bytes | str, url: str, content_type: str | None) -> Extracted
         original=original,
         is_opinion=_is_opinion(_types(art), url, canonical, section, title, original),
     )
+
+
+def _body(tree: HtmlElement, url: str) -> tuple[Document, list[str]]:
+    """trafilatura's metadata and body paragraphs: precision first, balanced when that is thin."""
+    doc = _run_trafilatura(tree, url, precision=True, metadata=True)
+    paragraphs = _paragraphs(doc.text if doc else None)
+    if len("\n".join(paragraphs)) < SHORT_BODY:
+        balanced = _run_trafilatura(tree, url, precision=False, metadata=False)
+        alt = _paragraphs(balanced.text if balanced else None)
+        if len("\n".join(alt)) > 2 * len("\n".join(paragraphs)):
+            paragraphs = alt
+    if len(paragraphs) <= 2 and any(p.startswith("|") and len(p) > SHORT_BODY for p in paragraphs):
+        # a page laid out with tables comes back as one flattened row: read it without tables
+        untabled = _run_trafilatura(tree, url, precision=False, metadata=False, tables=False)
+        alt = _paragraphs(untabled.text if untabled else None)
+        if len(alt) >= 3:
+            paragraphs = alt
+    return doc or Document(), paragraphs
+
+
+def _canonical(tree: HtmlElement, meta: Mapping[str, str], url: str) -> str | None:
+    for link in tree.iterfind(".//link[@rel]"):
+        if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
+            return urljoin(url, link.get("href", "").strip())
+    return urljoin(url, meta["og:url"]) if meta.get("og:url") else None
+
+
+def _authors(art: Mapping[str, Any], doc: Document, site_names: list[str | None]) -> list[str]:
+    declared = _as_list(art.get("author"))
+    raw = [a for a in (_text_of(x) for x in declared) if a]
+    organisations = tuple(
+        name
+        for x in declared
+        if isinstance(x, Mapping)
+        and "organization" in str(x.get("@type", "")).lower()
+        and (name := _text_of(x))
+    )
+    authors = clean_authors(raw, site_names, organisations=organisations)
+    if not authors and doc.author:
+        authors = clean_authors([doc.author], site_names)
+    return authors
+
+
+def _hints(
+    tree: HtmlElement,
+    art: Mapping[str, Any],
+    canonical: str | None,
+    url: str,
+    verdicts: list[boilerplate.Verdict],
+    paragraphs: list[str],
+    authors: list[str],
+    site_names: list[str | None],
+) -> list[OriginalHint]:
+    """All evidence of republication: markup first, then the sentences removed from the body."""
+    hints: list[OriginalHint] = []
+    structured = attribution.jsonld_hint(art, url) if art else None
+    if structured is not None and not (
+        structured.outlet
+        and not structured.url
+        and attribution.is_own_outlet(structured.outlet, url, site_names)
+    ):
+        hints.append(structured)
+    canon = attribution.canonical_hint(canonical, url)
+    if canon:
+        hints.append(canon)
+    evidence = {
+        boilerplate.ATTRIBUTION: "attribution",
+        boilerplate.STANDFIRST: "standfirst",
+        boilerplate.BIO: "bio",
+    }
+    for v in verdicts:
+        if v.kind in evidence:
+            h = _hint_for(evidence[v.kind], v.text, tree, url, authors, site_names)
+            if h:
+                hints.append(h)
+    if not any(h.evidence in ("attribution", "standfirst") for h in hints):
+        hints.extend(_hints_around(tree, paragraphs, url, authors, site_names))
+    return hints
 
 
 def _present(names: list[str | None]) -> list[str]:
