@@ -335,6 +335,7 @@ _AUTHOR_PATTERNS = [
         r"beitrag|kolumne)\s+(?i:by|von)\s+" + _NAME,
         r"^\W*" + _NAME + r",?\s+(?i:writing|writes|wrote|argues|says|said|is|was|schreibt|"
         r"argumentiert|meint|ist|war)\b",
+        r"^\W*([A-Z][\w'’\-]{2,}),?\s+(?i:writing|writes|argues|schreibt|argumentiert)\b",
     )
 ]
 

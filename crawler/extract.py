@@ -26,6 +26,7 @@ from trafilatura.utils import detect_encoding, load_html
 
 from crawler import attribution, boilerplate
 from crawler.attribution import OriginalHint
+from crawler.boilerplate import normalize
 
 __all__ = ["ExtractedArticle", "OriginalHint", "decode_html", "extract_article"]
 
@@ -550,17 +551,28 @@ def _extract(html: bytes | str, url: str, content_type: str | None) -> Extracted
     removed = {v.index for v in verdicts}
     body = "\n".join(p for i, p in enumerate(paragraphs) if i not in removed)
 
-    hints = _hints(tree, art, canonical, url, verdicts, paragraphs, authors, site_names)
+    hints = _hints(tree, art, canonical, url, verdicts, authors, site_names)
+    if not any(h.evidence in ("attribution", "standfirst") for h in hints):
+        around = _evidence_around(tree, paragraphs)
+        verdicts = verdicts + around
+        hints += _hints(tree, {}, None, url, around, authors, site_names)
     original = attribution.merge(hints)
+    # a copy names the original's author in its standfirst or bio: that beats the host's byline,
+    # which may be its own staff or a leftover of the page's chrome
+    outlets = [h.outlet for h in hints if h.outlet]
+    kinds = {boilerplate.STANDFIRST, boilerplate.BIO}
     if not authors:
-        # a copy without a byline names its author in the standfirst or the bio
-        outlets = [h.outlet for h in hints if h.outlet]
-        for v in verdicts:
-            if v.kind in (boilerplate.STANDFIRST, boilerplate.BIO, boilerplate.ATTRIBUTION):
-                name = attribution.author_in(v.text, exclude=[*outlets, *_present(site_names)])
-                if name:
+        kinds.add(boilerplate.ATTRIBUTION)
+    for v in verdicts:
+        if v.kind in kinds:
+            name = attribution.author_in(v.text, exclude=[*outlets, *_present(site_names)])
+            if name and clean_authors([name], []) == [name]:
+                if not any(
+                    normalize(name) in normalize(a) or normalize(a) in normalize(name)
+                    for a in authors
+                ):
                     authors = [name]
-                    break
+                break
 
     section = _text_of(art.get("articleSection")) or meta.get("article:section")
     if not section and doc.categories:
@@ -652,7 +664,6 @@ def _hints(
     canonical: str | None,
     url: str,
     verdicts: list[boilerplate.Verdict],
-    paragraphs: list[str],
     authors: list[str],
     site_names: list[str | None],
 ) -> list[OriginalHint]:
@@ -678,8 +689,6 @@ def _hints(
             h = _hint_for(evidence[v.kind], v.text, tree, url, authors, site_names)
             if h:
                 hints.append(h)
-    if not any(h.evidence in ("attribution", "standfirst") for h in hints):
-        hints.extend(_hints_around(tree, paragraphs, url, authors, site_names))
     return hints
 
 
@@ -704,29 +713,18 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _hints_around(
-    tree: HtmlElement,
-    paragraphs: list[str],
-    url: str,
-    authors: list[str],
-    site_names: list[str | None],
-) -> list[OriginalHint]:
-    """Attribution lines the extractor left out of the body, found in the article's container."""
-    blocks = _container_blocks(tree, paragraphs)
+def _evidence_around(tree: HtmlElement, paragraphs: list[str]) -> list[boilerplate.Verdict]:
+    """Attribution lines, standfirsts and bios the extractor left out of the body, found in the
+    element that holds the article."""
     kept = {boilerplate.normalize(p) for p in paragraphs}
     out = []
-    for text in blocks:
+    for text in _container_blocks(tree, paragraphs):
         if boilerplate.normalize(text) in kept:
             continue
-        kind = (
-            "attribution"
-            if boilerplate.is_attribution(text)
-            else "standfirst"
-            if boilerplate.is_standfirst(text) and not boilerplate.is_bio(text)
-            else None
-        )
-        if kind:
-            h = _hint_for(kind, text, tree, url, authors, site_names)
-            if h:
-                out.append(h)
+        if boilerplate.is_attribution(text):
+            out.append(boilerplate.Verdict(-1, boilerplate.ATTRIBUTION, text))
+        elif boilerplate.is_bio(text):
+            out.append(boilerplate.Verdict(-1, boilerplate.BIO, text))
+        elif boilerplate.is_standfirst(text):
+            out.append(boilerplate.Verdict(-1, boilerplate.STANDFIRST, text))
     return out
