@@ -101,13 +101,13 @@ _MONTHS = (
     r"aug(?:ust)?|sep(?:t|tember)?|o[ck]t(?:ober)?|nov(?:ember)?|de[cz](?:ember)?"
 )
 _VERBS = (
-    r"writes|wrote|argues|argued|says|said|notes|warns|contends|explains|reports|schreibt|"
-    r"argumentiert|meint|warnt|erklärt|kommentiert|berichtet"
+    r"writes|wrote|argues|argued|says|said|notes|warns|contends|explains|reports|opines|observes|"
+    r"maintains|suggests|schreibt|argumentiert|meint|warnt|erklärt|kommentiert|berichtet"
 )
 _STOP_AFTER = re.compile(
     r"\s+(?:on|am|vom|at|um|and|und|who|which|where|that|dass|der am|since|seit|in (?:19|20)\d\d|"
     r"under|unter|with|mit|as part|through|via|about|über|erschienen|veröffentlicht|publiziert|"
-    r"abgedruckt|" + _VERBS + r")\b.*$|"
+    r"abgedruckt|zur|zum|gestellt|" + _VERBS + r")\b.*$|"
     r"\s+(?:\d{1,2}\.?\s+)?(?:" + _MONTHS + r")\b.*$",
     re.IGNORECASE,
 )
@@ -132,6 +132,8 @@ _CUES: list[tuple[int, re.Pattern[str], str]] = [
         re.compile(
             r"\b(?:source|sources|quelle|quellen|via|credit|original|erstveröffentlichung|"
             r"originally published|first published)\s*[:：]\s*|"
+            r"\b(?:erschienen|veröffentlicht|published|appeared)\s+(?:in|bei|auf|on|at|"
+            r"im)\s*[:：]\s*|"
             r"^\W*(?:from|via|aus|von|courtesy of|republished from|übernommen von)\s+"
             r"(?=[^:：]{2,40}[:：])",
             re.IGNORECASE,

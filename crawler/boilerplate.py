@@ -62,7 +62,9 @@ _RELATED_LABEL = re.compile(
     r"zum thema|siehe auch|weiterlesen|zum weiterlesen|weitere artikel|empfehlungen?|"
     r"empfohlen\w*(?: artikel)?|passend dazu|dazu passend|you (?:may|might) also like|"
     r"das könnte sie "
-    r"(?:auch )?interessieren|ebenfalls interessant|hintergrund|leggi anche|lire aussi|"
+    r"(?:auch )?interessieren|ebenfalls interessant|hintergrund|lesetipps?|"
+    r"lese-?empfehlung(?:en)?|tipp der redaktion|auch spannend|more reading|keep reading|"
+    r"related reading|trending now|most read|what to read next|hintergrund|leggi anche|lire aussi|"
     r"à lire aussi|"
     r"voir aussi|leia também|lea también|ver también|relacionad[oa]s?)"
     r"(?:\s+\w+){0,2}\s*(?::|»|>>|›|\||–|—|-)",
@@ -77,7 +79,7 @@ _RELATED_ALONE = re.compile(
     _FLAGS,
 )
 _TAG_LABEL = re.compile(
-    r"^\W*(?:(?:more|related|popular|weitere|verwandte|alle)\s+)?(?:tags?|tagged(?: with| as)?|"
+    r"^\W*(?:[\w'’\-]+\s+){0,4}?(?:tags?|tagged(?: with| as)?|"
     r"keywords?|key ?words|helpful keywords|related keywords|"
     r"topics?|related topics|filed under|categor(?:y|ies)|subjects?|themes?|labels?|"
     r"schlagw(?:ö|oe)rter|schlagworte?|stichw(?:ö|oe)rter|stichworte?|themen|thema|kategorien?|"
@@ -144,6 +146,9 @@ _ATTRIBUTION = [
         _SENTENCE_START + r"(?:erschienen|veröffentlicht|publiziert)\b.{0,50}?"
         r"\b(?:zuerst|erstmals|ursprünglich|zunächst|im original|in der originalfassung)\b",
         r"\bmit (?:der\s+)?(?:freundlicher|ausdrücklicher|\w+\s+)?(?:genehmigung|erlaubnis)\b",
+        r"\bzur verfügung gestellt\b",
+        r"^\W*(?:zuerst\s+|erstmals\s+|ursprünglich\s+)?(?:erschienen|veröffentlicht|publiziert)\s+"
+        r"(?:in|bei|auf|im|unter)\b",
         r"^\W*(?:nachdruck|zweitveröffentlichung|erstveröffentlichung|übernahme|übernommen)\b",
         r"^\W*(?:quelle|quellen|erstveröffentlichung|original)\s*[:：]",
         r"\b(?:weiterlesen|den ganzen (?:artikel|text|beitrag) lesen|lesen sie (?:den|das) "
@@ -167,6 +172,7 @@ _STANDFIRST = [
         r"\b(?:first|originally|published|appeared|for|in|to|by)\b",
         # "X argues in The Atlantic that ...", "X schreibt in der Zeit:"
         r"(?-i:\b(?i:writes|wrote|argues|argued|says|said|notes|warns|contends|explains|reports|"
+        r"opines|observes|maintains|"
         r"schreibt|argumentiert|meint|warnt|erklärt|kommentiert)\s+(?i:in|for|im|in der|für die|"
         r"für den)"
         r"\s+(?:the\s+)?(?:[A-Z][\w'’.\-]*|[a-z][\w\-]*\.[a-z]{2,}))",
@@ -209,6 +215,9 @@ _BIO = [
         r"partner|lawyer|attorney|student|candidate|scientist|diplomat|advisor|adviser|minister|"
         r"ambassador|officer|strategist|executive|manager)\b",
         r"\b(?:can|may) be (?:reached|contacted|emailed|followed)\b",
+        r"^\W*(?-i:[A-Z][\w'’\-]+(?:\s+[A-Z][\w'’.\-]+){1,3})\s+(?:teaches|lectures|heads|leads|"
+        r"directs|runs|covers|chairs|founded|co-founded|lehrt|leitet|unterrichtet|forscht|gründete|"
+        r"berät)\b",
         r"\bfollow (?:him|her|them|the author)\b",
         r"\bis (?:the )?author of\b",
         # German
@@ -226,11 +235,13 @@ _BIO = [
 
 _DISCLAIMER_SUBJECT = re.compile(
     r"\b(?:author|authors|author'?s|writer|writers|contributor|contributors|columnist|columnists|"
-    r"autor|autors|autorin|autoren|verfasser|verfasserin|gastautor|gastautorin|gastautoren)\b",
+    r"autor|autors|autorin|autoren|verfasser|verfasserin|gastautor\w*|gastbeitr\w*|"
+    r"guest (?:posts?|authors?|contributors?|columns?|columnists?))\b",
     _FLAGS,
 )
 _DISCLAIMER_CLAIM = re.compile(
     r"\b(?:views?|opinions?|responsibility|responsible|verified|verify|endorse|endorsement|"
+    r"content|inhalt|inhalte|solely|entirely|allein|ausschließlich|"
     r"necessarily|reflect|reflects|editorial (?:policy|line|position|stance)|perspectives|"
     r"meinung|meinungen|ansicht|ansichten|verantwortung|verantwortlich|geprüft|überprüft|"
     r"notwendigerweise|zwangsläufig|zwingend|unbedingt|own|eigenen?|wieder(?:gibt|geben)?|"
@@ -253,6 +264,9 @@ _DISCLAIMER_STRONG = re.compile(
 
 
 # --- paragraph classifiers -----------------------------------------------------------------------
+
+
+_LABELLED = re.compile(r"^\W*(?:[\w'’\-]+\s+){0,3}[\w'’\-]+\s*[:：»›|]\s*\S")
 
 
 def is_related_line(text: str) -> bool:
@@ -333,7 +347,7 @@ def is_standfirst(text: str) -> bool:
 
 
 def _strip_prefix(title: str) -> str:
-    m = re.match(r"^\s*[^:|–—]{2,25}[:|–—]\s*(.{12,})$", title)
+    m = re.match(r"^\s*[^:|–—]{2,25}?(?:[:|–—]| - )\s*(.{12,})$", title)
     return m.group(1) if m else title
 
 
@@ -384,12 +398,15 @@ def classify(
     *,
     titles: Iterable[str | None] = (),
     names_outlet: Callable[[str], bool] | None = None,
+    is_link_line: Callable[[str], bool] | None = None,
 ) -> list[Verdict]:
     """Decide which paragraphs of an extracted body are additions; return them with their kind.
 
     Paragraphs not returned are the article. Position matters: standfirsts and attribution lines
     count only near the start or the end, bios and disclaimers only near the end. ``names_outlet``
     tells whether a sentence names an outlet other than the page's own; a standfirst must.
+    ``is_link_line`` tells whether a short "Label: text" paragraph is a label and one link (a
+    related-article line whatever its label says).
     """
     variants = title_variants(titles)
     n = len(paragraphs)
@@ -410,7 +427,12 @@ def classify(
     for i, p in enumerate(paragraphs):
         if i in verdicts:
             continue
-        if is_related_line(p):
+        if is_related_line(p) or (
+            is_link_line is not None
+            and _LABELLED.match(p)
+            and len(words(p)) <= 30
+            and is_link_line(p)
+        ):
             verdicts[i] = RELATED
         elif is_share_widget(p):
             verdicts[i] = SHARE

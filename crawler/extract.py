@@ -379,6 +379,28 @@ def _paragraphs(text: str | None) -> list[str]:
     return [" ".join(line.split()) for line in (text or "").split("\n") if line.strip()]
 
 
+def _is_label_and_link(tree: HtmlElement, text: str) -> bool:
+    """Whether the page element holding ``text`` is a short label followed by one link."""
+    target = boilerplate.normalize(text)
+    size = len(text)
+    for el in tree.iter("p", "div", "li", "h3", "h4", "h5", "h6"):
+        content = el.text_content()
+        if not 0.7 * size <= len(content) <= 2 * size + 20:
+            continue
+        if boilerplate.normalize(content) != target:
+            continue
+        anchors = [boilerplate.normalize(a.text_content()) for a in el.iter("a")]
+        anchors = [a for a in anchors if a]
+        label = target[: len(target) - len(anchors[0])] if len(anchors) == 1 else ""
+        return (
+            len(anchors) == 1
+            and target.endswith(anchors[0])
+            and len(anchors[0].split()) >= 3
+            and 1 <= len(label.split()) <= 4
+        )
+    return False
+
+
 def _block_links(tree: HtmlElement, text: str) -> list[str]:
     """Links in the page element whose text is ``text`` (the URL in an attribution line)."""
     target = boilerplate.normalize(text)
@@ -547,6 +569,7 @@ def _extract(html: bytes | str, url: str, content_type: str | None) -> Extracted
             _text_of(tree.findtext(".//title")),
         ],
         names_outlet=lambda t: _names_other_outlet(t, url, authors, site_names),
+        is_link_line=lambda t: _is_label_and_link(tree, t),
     )
     removed = {v.index for v in verdicts}
     body = "\n".join(p for i, p in enumerate(paragraphs) if i not in removed)

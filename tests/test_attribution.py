@@ -38,6 +38,9 @@ from crawler.attribution import (
         ("Der Text ist zuerst bei Übermedien erschienen.", "Übermedien"),
         ("Mit freundlicher Genehmigung von Zeit Online.", "Zeit Online"),
         ("Erstveröffentlichung: taz", "taz"),
+        ("Erschienen in: Die Zeit", "Die Zeit"),
+        ("Dieser Artikel wurde uns von Telepolis zur Verfügung gestellt.", "Telepolis"),
+        ("This story is published in partnership with Inside Climate News.", "Inside Climate News"),
     ],
 )
 def test_attribution_lines(text: str, outlet: str) -> None:
@@ -65,6 +68,7 @@ def test_attribution_lines(text: str, outlet: str) -> None:
             "Süddeutsche Zeitung",
         ),
         ("Max Muster schreibt in der FAZ: Die Lage ist ernst.", "FAZ"),
+        ("Jane Doe opines in The National that the talks failed.", "The National"),
         ("From LA NACION: Abdullah Ocalan desembarcó en Italia en 1998.", "LA NACION"),
     ],
 )
@@ -96,6 +100,13 @@ def test_ordinary_sentences_are_not_attribution(text: str) -> None:
         ("bio", "— Finian Cunningham is a columnist at sputniknews.com."),
         ("bio", "Max Muster ist Politikwissenschaftler an der Universität Bonn."),
         ("bio", "Über die Autorin: Anna Keller lehrt Geschichte in Wien."),
+        ("bio", "Jane Doe teaches history at Oxford."),
+        ("disclaimer", "Für den Inhalt ist allein der Autor verantwortlich."),
+        ("disclaimer", "The opinions expressed are those of the writer."),
+        ("disclaimer", "Die Redaktion übernimmt keine Verantwortung für Gastbeiträge."),
+        ("tags", "Explore more on these topics: Syria, Diplomacy, Gulf"),
+        ("tags", "Mehr zu den Themen: Syrien, Türkei"),
+        ("related", "Lesetipp: Warum die Gespräche in Genf scheiterten"),
         (
             "disclaimer",
             "The Syrian Observer has not verified the content of this story. "

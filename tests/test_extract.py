@@ -149,6 +149,27 @@ def test_alternative_phrasings_are_removed_and_attributed() -> None:
     assert art.language == "de"
 
 
+def test_a_label_and_one_link_is_a_related_line_whatever_the_label() -> None:
+    prose = (
+        "The regional states had long hoped that an opening would lead to a political solution, "
+        "but the record of recent years is sobering and nobody in the capital is ready to move."
+    )
+    paras = [f"<p>{n}. {prose}</p>" for n in ("One", "Two", "Three", "Four", "Five")]
+    link = (
+        "<p><b>Worth a look:</b> <a href='/news/geneva.html'>Why the talks in Geneva failed</a></p>"
+    )
+    page = (
+        "<html><body><article><h1>A headline for the test page</h1>"
+        + "".join(paras[:2])
+        + link
+        + "".join(paras[2:])
+        + "</article></body></html>"
+    )
+    art = extract_article(page, "https://example.org/opinion/a.html")
+    assert "Worth a look" not in art.body and "Geneva" not in art.body
+    assert len(art.body.split("\n")) == 5
+
+
 # --- robustness ----------------------------------------------------------------------------------
 
 
