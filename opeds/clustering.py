@@ -377,6 +377,9 @@ class Evidence:
 
 
 _LEVEL_WEIGHT = {3: 100, 2: 10, 1: 1}
+MAX_LINE_SCAN = 50
+"""Works with more members than this are judged on hints, canonicals and dates only (reading
+every line of every member against every other member grows with the square of the size)."""
 
 
 def published_key(published: str | None) -> tuple[str, str] | None:
@@ -405,26 +408,43 @@ class _Texts:
     def __init__(self, members: Sequence[Member]):
         self.lines: dict[int, list[str]] = {}
         self.flat: dict[int, str] = {}
+        self.sets: dict[int, U32] = {}
+        self.line_sets: dict[tuple[int, int], U32] = {}
+        self.line_words: dict[tuple[int, int], str] = {}
         texts: list[str] = []
+        owners: list[tuple[int, int | None]] = []  # (member, None) for a whole text, else a line
         for m in members:
             lines = [ln.strip() for ln in (m.body or "").splitlines() if ln.strip()]
             self.lines[m.id] = lines
             full = "\n".join([m.title or "", *lines])
-            texts.append(full)
             self.flat[m.id] = " " + " ".join(_plain_words(full)) + " "
+            texts.append(full)
+            owners.append((m.id, None))
+            for idx, line in [(-1, m.title or ""), *enumerate(lines)]:
+                texts.append(line)
+                owners.append((m.id, idx))
         batch = shingle_batch(texts)
-        self.sets = {m.id: batch.set_of(i) for i, m in enumerate(members)}
+        for pos, (mid, at) in enumerate(owners):
+            if at is None:
+                self.sets[mid] = batch.set_of(pos)
+            else:
+                self.line_sets[(mid, at)] = batch.set_of(pos)
 
-    def carries(self, member: int, line: str) -> bool:
-        """Does the member's text hold this line (most of it), too?"""
-        words = _plain_words(line)
+    def carries(self, member: int, source: int, idx: int, line: str) -> bool:
+        """Does ``member``'s text hold line ``idx`` of ``source`` (most of it), too?"""
+        words = self.line_words.get((source, idx))
+        if words is None:
+            words = self.line_words[(source, idx)] = " ".join(_plain_words(line))
         if not words:
             return True
-        if len(words) < 8:
-            return f" {' '.join(words)} " in self.flat[member]
-        ids = shingle_batch([line]).set_of(0)
-        inside = np.isin(ids, self.sets[member], assume_unique=True).sum()
-        return bool(inside * 2 >= ids.size)
+        if words.count(" ") < 7:
+            return f" {words} " in self.flat[member]
+        ids = self.line_sets[(source, idx)]
+        held = self.sets[member]
+        if held.size == 0:
+            return False
+        at = np.minimum(np.searchsorted(held, ids), held.size - 1)
+        return bool(np.count_nonzero(held[at] == ids) * 2 >= ids.size)
 
 
 def _where(index: int, count: int) -> str:
@@ -544,21 +564,22 @@ def collect_evidence(members: Sequence[Member]) -> list[Evidence]:
                     )
                 )
         # 3. lines of the copy that name another member (outlet or URL) and that member lacks
+        if len(members) > MAX_LINE_SCAN:
+            continue
         lines = texts.lines[x.id]
         for idx, line in [(-1, x.title or ""), *enumerate(lines)]:
-            if not line:
+            lacking = [y for y in others if not texts.carries(y.id, x.id, idx, line)]
+            if not line or not lacking:
                 continue
             named: dict[int, tuple[int, str]] = {}
             for u in (norm_url(t) for t in _URL.findall(line)):
                 linked = by_url.get(u)
-                if linked is not None and linked.site != x.site:
+                if linked is not None and linked in lacking:
                     named[linked.id] = (2, linked.outlet)
-            for y, mention in _named(line, others, aliases):
+            for y, mention in _named(line, lacking, aliases):
                 if y.id not in named:
                     named[y.id] = (mention.strength, mention.phrase)
             for yid, (strength, phrase) in named.items():
-                if texts.carries(yid, line):
-                    continue
                 out.append(
                     Evidence(
                         x.id,

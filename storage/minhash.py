@@ -55,6 +55,8 @@ CHUNK_MOD = 64
 """A shingle whose id is 0 modulo this may start a chunk (one in 64 on average)."""
 CHUNK_MIN = 24
 """...unless the previous candidate start is fewer than this many shingles before it."""
+CHUNK_MAX = 128
+"""Longest chunk: longer stretches between marks are cut (see :func:`_chunk_starts`)."""
 SAMPLE_MOD = 4
 """Shingles whose id is 0 modulo this feed the chunk MinHash (a consistent sample)."""
 NUM_PERM = 16
@@ -63,7 +65,7 @@ LSH_THRESHOLD = 0.6
 """Chunk Jaccard threshold handed to datasketch's parameter optimiser (gives 4 bands x 4 rows)."""
 SEED = 1
 SCHEME = (
-    f"w{SHINGLE_WORDS}-c{CHUNK_MOD}.{CHUNK_MIN}-s{SAMPLE_MOD}-p{NUM_PERM}-t{LSH_THRESHOLD}"
+    f"w{SHINGLE_WORDS}-c{CHUNK_MOD}.{CHUNK_MIN}.{CHUNK_MAX}-s{SAMPLE_MOD}-p{NUM_PERM}-t{LSH_THRESHOLD}"
     f"-r{SEED}-v1"
 )
 """Recorded with every indexed article: sketches of different schemes cannot be compared."""
@@ -268,19 +270,43 @@ def chunk_starts(ids: U32) -> IntArray:
 def _chunk_starts(ids: U32, offsets: I64) -> IntArray:
     """Chunk starts of every text of a batch, as sorted positions in ``ids``.
 
-    Candidates are the texts' first shingles and shingles whose id is 0 modulo ``CHUNK_MOD``; a
-    candidate closer than ``CHUNK_MIN`` to the previous candidate of the same text is dropped.
-    Only a text's own shingles decide, so a text chunks the same way in any batch.
+    *Marks* are shingles whose id is 0 modulo ``CHUNK_MOD``, less those closer than
+    ``CHUNK_MIN`` to the previous mark of the same text. Chunks start at the marks and at each
+    text's first shingle; a stretch longer than ``CHUNK_MAX`` is cut every ``CHUNK_MAX`` shingles
+    counted back from the mark that ends it (forward from the last mark at a text's end), so two
+    texts sharing a mark cut the stretch before it alike. A piece shorter than ``CHUNK_MIN``
+    at a text's start joins the chunk after it. Only a text's own shingles decide, so a text
+    chunks the same way in any batch.
     """
-    firsts = offsets[:-1][np.diff(offsets) > 0]
+    if ids.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    text_starts, text_ends = offsets[:-1], offsets[1:]
     marks = np.flatnonzero((ids & np.uint32(CHUNK_MOD - 1)) == 0)
-    cand = np.union1d(marks, firsts)
-    if cand.size == 0:
-        return cand.astype(np.intp)
-    keep = np.ones(cand.size, dtype=bool)
-    keep[1:] = np.diff(cand) >= CHUNK_MIN
-    keep[np.searchsorted(cand, firsts)] = True
-    return cand[keep].astype(np.intp)
+    mark_text = np.searchsorted(offsets, marks, side="right") - 1
+    if marks.size:
+        keep = np.ones(marks.size, dtype=bool)
+        keep[1:] = (mark_text[1:] != mark_text[:-1]) | (np.diff(marks) >= CHUNK_MIN)
+        marks, mark_text = marks[keep], mark_text[keep]
+    texts = np.flatnonzero(text_ends > text_starts)
+    # positions are global, so sorting them sorts by text too
+    bounds, first = np.unique(np.concatenate([text_starts[texts], marks]), return_index=True)
+    owner = np.concatenate([texts, mark_text])[first]
+    last = np.append(owner[1:] != owner[:-1], True)
+    nxt = np.append(bounds[1:], 0)
+    nxt[last] = text_ends[owner[last]]
+    count = np.maximum((nxt - bounds - CHUNK_MIN) // CHUNK_MAX, 0)
+    stretch = np.repeat(np.arange(bounds.size), count)
+    k = np.arange(stretch.size) - np.repeat(np.cumsum(count) - count, count) + 1
+    forced = np.where(
+        last[stretch], bounds[stretch] + k * CHUNK_MAX, nxt[stretch] - k * CHUNK_MAX
+    )
+    cuts = np.union1d(bounds, forced)
+    # a piece shorter than CHUNK_MIN at a text's start joins the next chunk
+    cut_text = np.searchsorted(offsets, cuts, side="right") - 1
+    after_start = np.zeros(cuts.size, dtype=bool)
+    after_start[1:] = (cut_text[1:] == cut_text[:-1]) & (cuts[:-1] == text_starts[cut_text[:-1]])
+    short = after_start & (cuts - text_starts[cut_text] < CHUNK_MIN)
+    return cuts[~short].astype(np.intp)
 
 
 def band_key(band: bytes) -> bytes:

@@ -28,6 +28,7 @@ from opeds.clustering import (
 from opeds.errors import NotFound
 from storage.catalog import Article, Capture, Catalog, articles, works
 from storage.minhash import (
+    CHUNK_MAX,
     NUM_PERM,
     SCHEME,
     MinHashIndex,
@@ -215,6 +216,11 @@ def test_chunks_are_content_defined() -> None:
     original_keys = {tuple(r) for r in sketch_texts([body(paras)])[0].keys.tolist()}
     edited_keys = {tuple(r) for r in sketch_texts([edited])[0].keys.tolist()}
     assert len(original_keys & edited_keys) >= len(original_keys) - 3
+    # a new first line and a dropped first paragraph leave the chunks after them alone
+    reworked = body(["By Jane Roe, for the Planet", *paras[1:]])
+    reworked_keys = {tuple(r) for r in sketch_texts([reworked])[0].keys.tolist()}
+    assert len(original_keys & reworked_keys) >= len(original_keys) - 3
+    assert all(np.diff(chunk_starts(shingle_batch([reworked]).of(0))) <= CHUNK_MAX)
 
 
 # -- the persistent index ------------------------------------------------------------------------
