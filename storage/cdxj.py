@@ -62,6 +62,19 @@ class _CountingWriter:
         self.out.flush()
 
 
+def is_not_modified_revisit(record: object) -> bool:
+    """A ``server-not-modified`` revisit: the server answered 304 to a conditional GET.
+
+    Such records stay in the WARC (and the catalog) but are left out of replay indexes: pywb
+    replays a revisit with its own status line, i.e. as an empty 304, whereas the page at that
+    time is the earlier capture the 304 confirmed, which the index already holds.
+    """
+    headers = getattr(record, "rec_headers", None)
+    if getattr(record, "rec_type", None) != "revisit" or headers is None:
+        return False
+    return str(headers.get_header("WARC-Profile") or "").endswith("/server-not-modified")
+
+
 def write_cdxj(
     warc: Path | str | BinaryIO, out: TextIO, *, filename: str, verify: bool = True
 ) -> int:
@@ -78,10 +91,16 @@ def write_cdxj(
         for _ in iter_records(warc, strict=False, check_digests=False):
             pass
 
+    class _Indexer(CDXJIndexer):
+        def filter_record(self, record: object) -> bool:
+            if getattr(record, "rec_type", None) == "metadata":
+                return False  # extracted fields: found through the catalog, never replayed
+            return bool(super().filter_record(record)) and not is_not_modified_revisit(record)
+
     counter = _CountingWriter(out)
     source = str(warc) if isinstance(warc, Path | str) else warc
     label = str(warc) if isinstance(warc, Path | str) else filename
-    indexer = CDXJIndexer(counter, [source], sort=True, post_append=True, filename=filename)
+    indexer = _Indexer(counter, [source], sort=True, post_append=True, filename=filename)
     try:
         indexer.process_all()
     except Exception as e:  # warcio and cdxj-indexer raise plain exceptions

@@ -126,6 +126,11 @@ class GzipMemberWriter:
         self.out.write(self._c.flush())
 
 
+# A payload digest only where a payload is defined: HTTP messages. Metadata blocks are JSON with no
+# payload apart from the block; revisits carry the digest of the payload they refer to.
+NO_PAYLOAD_DIGEST = ("warcinfo", "revisit", "metadata", "resource")
+
+
 def _fields(
     rec_type: str, uri: str, when: datetime, record_id: str | None, **extra: str | None
 ) -> dict[str, str]:
@@ -144,6 +149,8 @@ def _fields(
 
 class RecordFactory(RecordBuilder):
     """warcio's record builder, WARC/1.1, with record IDs and dates the caller controls."""
+
+    NO_PAYLOAD_DIGEST_TYPES = NO_PAYLOAD_DIGEST
 
     def __init__(self) -> None:
         super().__init__(warc_version=WARC_VERSION)
@@ -257,6 +264,8 @@ class RecordFactory(RecordBuilder):
 
 class _Serializer(BaseWARCWriter):
     """warcio's own record serialisation (digests, Content-Length, header order), uncompressed."""
+
+    NO_PAYLOAD_DIGEST_TYPES = NO_PAYLOAD_DIGEST
 
     def __init__(self) -> None:
         super().__init__(gzip=False, warc_version=WARC_VERSION)
