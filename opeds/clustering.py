@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection
 
 from opeds.errors import NotFound
 from storage.catalog import Catalog, articles, as_utc, works
-from storage.minhash import U32, MinHashIndex, shingle_batch, sketch_batch
+from storage.minhash import U32, MinHashIndex, shared_keys, shingle_batch, sketch_batch
 
 QUERY_CHUNK = 5000
 
@@ -407,18 +407,17 @@ class _Texts:
 
     def __init__(self, members: Sequence[Member]):
         self.lines: dict[int, list[str]] = {}
+        self.full: dict[int, str] = {}
         self.flat: dict[int, str] = {}
         self.sets: dict[int, U32] = {}
-        self.line_sets: dict[tuple[int, int], U32] = {}
-        self.line_words: dict[tuple[int, int], str] = {}
+        self.line_ids: dict[tuple[int, int], U32] = {}
         texts: list[str] = []
         owners: list[tuple[int, int | None]] = []  # (member, None) for a whole text, else a line
         for m in members:
             lines = [ln.strip() for ln in (m.body or "").splitlines() if ln.strip()]
             self.lines[m.id] = lines
-            full = "\n".join([m.title or "", *lines])
-            self.flat[m.id] = " " + " ".join(_plain_words(full)) + " "
-            texts.append(full)
+            self.full[m.id] = "\n".join([m.title or "", *lines])
+            texts.append(self.full[m.id])
             owners.append((m.id, None))
             for idx, line in [(-1, m.title or ""), *enumerate(lines)]:
                 texts.append(line)
@@ -428,18 +427,18 @@ class _Texts:
             if at is None:
                 self.sets[mid] = batch.set_of(pos)
             else:
-                self.line_sets[(mid, at)] = batch.set_of(pos)
+                self.line_ids[(mid, at)] = batch.of(pos)
 
     def carries(self, member: int, source: int, idx: int, line: str) -> bool:
         """Does ``member``'s text hold line ``idx`` of ``source`` (most of it), too?"""
-        words = self.line_words.get((source, idx))
-        if words is None:
-            words = self.line_words[(source, idx)] = " ".join(_plain_words(line))
-        if not words:
-            return True
-        if words.count(" ") < 7:
+        ids = self.line_ids[(source, idx)]
+        if ids.size < 4:  # fewer than 8 words: look for the words themselves
+            words = " ".join(_plain_words(line))
+            if not words:
+                return True
+            if member not in self.flat:
+                self.flat[member] = " " + " ".join(_plain_words(self.full[member])) + " "
             return f" {words} " in self.flat[member]
-        ids = self.line_sets[(source, idx)]
         held = self.sets[member]
         if held.size == 0:
             return False
@@ -731,25 +730,27 @@ def cluster_articles(
         batch = shingle_batch([need[i].body or "" for i in order])
         sketches = dict(zip(order, sketch_batch(batch), strict=True))
         sets = {aid: batch.set_of(i) for i, aid in enumerate(order)}
-        index.add(conn, {aid: sketches[aid] for aid in (m.id for m in to_index)})
-        if not todo:
-            return result
-        _cluster(conn, index, todo, sketches, sets, night, config, result)
+        hits = index.candidates(conn, {m.id: sketches[m.id] for m in todo}, per_key=config.per_key)
+        for aid, found in shared_keys(sketches, per_key=config.per_key).items():
+            if aid in hits:
+                for other, n in found.items():
+                    hits[aid][other] = hits[aid].get(other, 0) + n
+        index.add(conn, {m.id: sketches[m.id] for m in to_index})
+        if todo:
+            _cluster(conn, todo, hits, sets, night, config, result)
     return result
 
 
 def _cluster(
     conn: Connection,
-    index: MinHashIndex,
     todo: list[Member],
-    sketches: Mapping[int, Any],
+    hits: Mapping[int, Mapping[int, int]],
     sets: dict[int, U32],
     night: str,
     config: ClusterConfig,
     result: ClusterResult,
 ) -> None:
     todo_ids = {m.id for m in todo}
-    hits = index.candidates(conn, {m.id: sketches[m.id] for m in todo}, per_key=config.per_key)
     wanted: dict[int, list[int]] = {}
     for aid, found in hits.items():
         ranked = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -812,6 +813,13 @@ def _apply(
     old = {
         r.id: r for r in _select_in(conn, works.c.id, old_ids, works.c.id, works.c.created_night)
     }
+    wanted = {
+        work_id_for(min(new, key=_age_key).canonical_url)
+        for root, new in groups.items()
+        if not existing.get(root)
+    }
+    in_use = set(_select_in(conn, works.c.id, sorted(wanted), works.c.id))
+    free = wanted - {r.id for r in in_use}
     taken: set[str] = set()
     new_rows: list[dict[str, Any]] = []
     moves: list[dict[str, Any]] = []
@@ -829,7 +837,7 @@ def _apply(
             result.joined += len(new)
         else:
             first = min(new, key=_age_key)
-            target = _fresh_id(conn, first.canonical_url, taken)
+            target = _fresh_id(conn, first.canonical_url, taken, free)
             new_rows.append({"id": target, "created_night": night})
             if len(new) > 1:
                 result.new_works += 1
@@ -852,13 +860,13 @@ def _apply(
     _settle_originals(conn, sorted(touched))
 
 
-def _fresh_id(conn: Connection, canonical_url: str, taken: set[str]) -> str:
+def _fresh_id(conn: Connection, canonical_url: str, taken: set[str], free: set[str]) -> str:
+    """The work id for a new work first seen at this URL; salted if another work has it."""
     salt = ""
     for n in range(1000):
         wid = work_id_for(canonical_url, salt)
-        if (
-            wid not in taken
-            and conn.execute(select(works.c.id).where(works.c.id == wid)).first() is None
+        if wid not in taken and (
+            wid in free or conn.execute(select(works.c.id).where(works.c.id == wid)).first() is None
         ):
             return wid
         salt = f"#{n + 1}"
@@ -872,6 +880,7 @@ def _settle_originals(conn: Connection, work_ids: Sequence[str]) -> None:
         m = Member.from_row(row)
         by_work[m.work_id or ""].append(m)
     roles: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
     for wid in work_ids:
         members = sorted(by_work[wid], key=lambda m: m.id)
         original, reason = choose_original(members)
@@ -880,10 +889,17 @@ def _settle_originals(conn: Connection, work_ids: Sequence[str]) -> None:
             if m.role != role:
                 roles.append({"b_id": m.id, "b_role": role})
         title = original.title or next((m.title for m in members if m.title), None)
+        rows.append({"b_wid": wid, "b_title": title, "b_orig": original.id, "b_why": reason})
+    if rows:
         conn.execute(
             update(works)
-            .where(works.c.id == wid)
-            .values(title=title, original_article=original.id, original_reason=reason)
+            .where(works.c.id == bindparam("b_wid"))
+            .values(
+                title=bindparam("b_title"),
+                original_article=bindparam("b_orig"),
+                original_reason=bindparam("b_why"),
+            ),
+            rows,
         )
     if roles:
         conn.execute(

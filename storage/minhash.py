@@ -24,10 +24,10 @@ of the text they copy, so this rarely matters); NFKC compatibility forms are not
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -156,7 +156,10 @@ class ShingleBatch:
 
     def set_of(self, i: int) -> U32:
         """The distinct shingle ids of text ``i``, sorted."""
-        return np.unique(self.of(i))
+        ids = np.sort(self.of(i))
+        if ids.size < 2:
+            return ids
+        return ids[np.concatenate(([True], ids[1:] != ids[:-1]))]
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -297,9 +300,7 @@ def _chunk_starts(ids: U32, offsets: I64) -> IntArray:
     count = np.maximum((nxt - bounds - CHUNK_MIN) // CHUNK_MAX, 0)
     stretch = np.repeat(np.arange(bounds.size), count)
     k = np.arange(stretch.size) - np.repeat(np.cumsum(count) - count, count) + 1
-    forced = np.where(
-        last[stretch], bounds[stretch] + k * CHUNK_MAX, nxt[stretch] - k * CHUNK_MAX
-    )
+    forced = np.where(last[stretch], bounds[stretch] + k * CHUNK_MAX, nxt[stretch] - k * CHUNK_MAX)
     cuts = np.union1d(bounds, forced)
     # a piece shorter than CHUNK_MIN at a text's start joins the next chunk
     cut_text = np.searchsorted(offsets, cuts, side="right") - 1
@@ -460,23 +461,13 @@ class MinHashIndex:
         """Index articles (not yet indexed). Returns the number of band rows written."""
         if not sketches:
             return 0
-        docs = [
-            {"article_id": aid, "scheme": self.scheme, "shingles": s.shingles, "chunks": s.chunks}
-            for aid, s in sketches.items()
-        ]
-        conn.execute(insert(minhash_docs), docs)
-        rows: set[tuple[int, int, int]] = set()
-        for aid, s in sketches.items():
-            for row in s.keys.tolist():
-                for band, key in enumerate(row):
-                    rows.add((key, band, aid))
-        ordered = sorted(rows)
-        for i in range(0, len(ordered), 50_000):
-            conn.execute(
-                insert(minhash_bands),
-                [{"key": k, "band": b, "article_id": a} for k, b, a in ordered[i : i + 50_000]],
-            )
-        return len(ordered)
+        docs = [(aid, self.scheme, s.shingles, s.chunks) for aid, s in sketches.items()]
+        _insert_many(conn, minhash_docs, docs)
+        keys, bands, owners = _postings(sketches)
+        rows = np.unique(np.stack([keys, bands, owners], axis=1), axis=0)
+        for i in range(0, len(rows), 100_000):
+            _insert_many(conn, minhash_bands, rows[i : i + 100_000].tolist())
+        return int(rows.shape[0])
 
     def candidates(
         self,
@@ -485,18 +476,19 @@ class MinHashIndex:
         *,
         per_key: int = 64,
     ) -> dict[int, dict[int, int]]:
-        """Articles sharing band keys with each query: ``{query: {candidate: shared keys}}``.
+        """Indexed articles sharing band keys with each query: ``{query: {candidate: keys}}``.
 
         At most ``per_key`` postings (the earliest indexed articles) are read for one key, so a
-        key that an outlet's page chrome puts into thousands of articles stays cheap.
+        key that an outlet's page chrome puts into thousands of articles stays cheap. Queries
+        are not matched with each other (see :func:`shared_keys`).
         """
-        wanted: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        for aid, s in sketches.items():
-            for row in s.keys.tolist():
-                for band, key in enumerate(row):
-                    wanted[key].append((band, aid))
+        keys, bands, owners = _postings(sketches)
         hits: dict[int, dict[int, int]] = {aid: {} for aid in sketches}
-        keys = sorted(wanted)
+        if keys.size == 0:
+            return hits
+        order = np.lexsort((bands, keys))
+        keys, bands, owners = keys[order], bands[order], owners[order]
+        distinct = np.unique(keys).tolist()
         rn = (
             func.row_number()
             .over(
@@ -505,16 +497,75 @@ class MinHashIndex:
             )
             .label("rn")
         )
-        for i in range(0, len(keys), QUERY_CHUNK):
+        found: list[tuple[int, int, int]] = []
+        for i in range(0, len(distinct), QUERY_CHUNK):
             inner = (
                 select(minhash_bands.c.key, minhash_bands.c.band, minhash_bands.c.article_id, rn)
-                .where(minhash_bands.c.key.in_(keys[i : i + QUERY_CHUNK]))
+                .where(minhash_bands.c.key.in_(distinct[i : i + QUERY_CHUNK]))
                 .subquery()
             )
             q = select(inner.c.key, inner.c.band, inner.c.article_id).where(inner.c.rn <= per_key)
-            for key, band, other in conn.execute(q):
-                for qband, qaid in wanted[key]:
-                    if qband == band and other != qaid:
-                        h = hits[qaid]
-                        h[other] = h.get(other, 0) + 1
+            found.extend((int(k), int(b), int(a)) for k, b, a in conn.execute(q))
+        for key, band, other in found:
+            lo = np.searchsorted(keys, key, side="left")
+            hi = np.searchsorted(keys, key, side="right")
+            for j in range(lo, hi):
+                if bands[j] == band and owners[j] != other:
+                    h = hits[int(owners[j])]
+                    h[other] = h.get(other, 0) + 1
         return hits
+
+
+def shared_keys(sketches: Mapping[int, Sketch], *, per_key: int = 64) -> dict[int, dict[int, int]]:
+    """Pairs of the given sketches that share band keys, found in memory:
+    ``{article: {other article: shared keys}}``. A key held by more than ``per_key`` articles
+    pairs each of them with the ``per_key`` lowest ids only."""
+    keys, bands, owners = _postings(sketches)
+    hits: dict[int, dict[int, int]] = {aid: {} for aid in sketches}
+    if keys.size == 0:
+        return hits
+    order = np.lexsort((owners, bands, keys))
+    keys, bands, owners = keys[order], bands[order], owners[order]
+    same = (keys[1:] == keys[:-1]) & (bands[1:] == bands[:-1])
+    starts = np.flatnonzero(np.concatenate([[True], ~same]))
+    sizes = np.diff(np.append(starts, keys.size))
+    for start, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist(), strict=True):
+        group = np.unique(owners[start : start + size]).tolist()
+        head = group[:per_key]
+        for a in group:
+            h = hits[a]
+            for b in head:
+                if b != a:
+                    h[b] = h.get(b, 0) + 1
+    return hits
+
+
+def _postings(sketches: Mapping[int, Sketch]) -> tuple[I64, I64, I64]:
+    """(key, band, article) of every band key of every sketch, as three arrays."""
+    bands = lsh_params()[0]
+    items = [(aid, s.keys) for aid, s in sketches.items() if s.keys.size]
+    if not items:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    keys = np.concatenate([k.ravel() for _, k in items])
+    band = np.concatenate([np.tile(np.arange(bands, dtype=np.int64), k.shape[0]) for _, k in items])
+    owner = np.concatenate([np.full(k.size, aid, dtype=np.int64) for aid, k in items])
+    return keys, band, owner
+
+
+def _insert_many(conn: Connection, table: Table, rows: Sequence[Sequence[Any]]) -> None:
+    """INSERT rows (tuples in column order) through the driver's executemany: the index writes
+    hundreds of thousands of rows a night, too many for per-row parameter processing."""
+    if not rows:
+        return
+    style = conn.dialect.paramstyle
+    marks = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(style)
+    if marks is None:
+        cols = [c.name for c in table.columns]
+        conn.execute(insert(table), [dict(zip(cols, r, strict=True)) for r in rows])
+        return
+    names = ", ".join(conn.dialect.identifier_preparer.quote(c.name) for c in table.columns)
+    holes = ", ".join([marks] * len(table.columns))
+    conn.exec_driver_sql(
+        f"INSERT INTO {table.name} ({names}) VALUES ({holes})", [tuple(r) for r in rows]
+    )
