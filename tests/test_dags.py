@@ -530,3 +530,18 @@ def test_a_source_that_is_down_fails_alone_and_a_dry_run_stores_nothing(
         import shutil
 
         shutil.rmtree(run.scratch, ignore_errors=True)
+
+
+# -- the UI, as an operator sees it -------------------------------------------------------------
+@pytest.mark.browser
+def test_airflow_ui_shows_a_triggered_night_as_success(tmp_path: Path) -> None:
+    """``tests/e2e/airflow_browser.py``: airflow standalone, REST trigger, grid in Chromium."""
+    from tests.e2e import airflow_browser
+
+    why = airflow_browser.missing_browser()
+    if why:
+        pytest.skip(f"browser check needs Chromium and chromedriver: {why}")
+    seen = airflow_browser.run_check(tmp_path, timeout=900)
+    assert seen["state"] == "success"
+    assert Path(seen["screenshot"]).stat().st_size > 10_000
+    assert seen["articles"] >= 1
