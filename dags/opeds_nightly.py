@@ -147,9 +147,14 @@ def opeds_nightly() -> None:
         return summary
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
-    def extract_and_cluster(sources: list[dict[str, Any]]) -> dict[str, Any]:
+    def extract_and_cluster(sources: list[dict[str, Any]] | None) -> dict[str, Any]:
         """Articles from tonight's captures of every source that was crawled, then works."""
+        from airflow.sdk.exceptions import AirflowFailException
+
         from opeds import airflow_support as af
+
+        if sources is None:  # load_sources failed (this task runs whatever its upstream did)
+            raise AirflowFailException("load_sources failed: there is no night to work on")
         from opeds.night import cluster_night, extract_night
 
         with af.night_task() as t:

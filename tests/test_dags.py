@@ -496,6 +496,21 @@ def test_nightly_archives_the_demo_night_and_reruns_idempotently(
     assert message and f"ALTERED {report['files'][0]['key']}" in message
 
 
+def test_a_missing_sources_file_fails_the_run_before_anything_runs(
+    dagbag: Any, night_env: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    archive, web = night_env
+    monkeypatch.setenv("OPEDS_SOURCES", str(tmp_path / "missing.toml"))
+    dr = _run(dagbag, "opeds_nightly")
+    states = _states(dr)
+    assert str(dr.state) == "failed"
+    assert states[("load_sources", -1)] == "failed"
+    assert states[("extract_and_cluster", -1)] == "failed"  # runs on all_done, and refuses
+    for task in ("seal", "index", "report", "publish", "check_sources"):
+        assert states[(task, -1)] == "upstream_failed", states
+    assert web.requests == [] and not archive.exists()
+
+
 def test_a_source_that_is_down_fails_alone_and_a_dry_run_stores_nothing(
     dagbag: Any, night_env: tuple[Path, Any]
 ) -> None:
