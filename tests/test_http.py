@@ -124,6 +124,7 @@ class CrawlResult:
     responses: dict[str, dict[str, Any]]
     errors: dict[str, dict[str, Any]]
     downloaded: list[tuple[str, Exchange | None]]
+    stats: dict[str, Any]
     stderr: str
 
     def exchange(self, key: str) -> Exchange:
@@ -191,7 +192,7 @@ class Crawl:
             assert returncode == 0, stderr[-5000:]
             data = pickle.loads(self._out.read_bytes())
             self._result = CrawlResult(
-                data["responses"], data["errors"], data["downloaded"], stderr
+                data["responses"], data["errors"], data["downloaded"], data["stats"], stderr
             )
         return self._result
 
@@ -377,7 +378,9 @@ def test_robots_txt_is_fetched_and_obeyed(direct: CrawlResult, servers: Servers)
         ex for url, ex in direct.downloaded if url.endswith(f"{servers.origin.port}/robots.txt")
     ]
     assert len(robots) == 1 and robots[0] is not None and robots[0].status == 200
-    assert "private" in direct.errors, direct.stderr[-4000:]
+    assert robots[0].body == b"User-agent: *\nDisallow: /private\n"
+    robot_stats = {k: v for k, v in direct.stats.items() if k.startswith(("robotstxt", "downl"))}
+    assert "private" in direct.errors, (robot_stats, robots[0], direct.stderr[-4000:])
     assert direct.errors["private"]["type"] == "IgnoreRequest"
     assert "/private" not in servers.origin.received
 
@@ -670,7 +673,8 @@ def _crawl(spec_path: str) -> None:
     crawler.signals.connect(stop_at_bytes, signal=signals.bytes_received)
     process.crawl(crawler)
     process.start()
-    data = {"responses": responses, "errors": errors, "downloaded": downloaded}
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    data = {"responses": responses, "errors": errors, "downloaded": downloaded, "stats": stats}
     Path(spec["out"]).write_bytes(pickle.dumps(data))
 
 
