@@ -429,6 +429,16 @@ class _Texts:
             else:
                 self.line_ids[(mid, at)] = batch.of(pos)
 
+    def added_lines(self, member: Member, members: Sequence[Member]) -> int:
+        """Body lines of ``member`` that no other member of another site carries: what a
+        republisher adds (standfirst, bio, disclaimer, tags) and an original lacks."""
+        others = [y for y in members if y.id != member.id and y.site != member.site]
+        return sum(
+            1
+            for idx, line in enumerate(self.lines[member.id])
+            if not any(self.carries(y.id, member.id, idx, line) for y in others)
+        )
+
     def carries(self, member: int, source: int, idx: int, line: str) -> bool:
         """Does ``member``'s text hold line ``idx`` of ``source`` (most of it), too?"""
         ids = self.line_ids[(source, idx)]
@@ -472,10 +482,10 @@ def _contains(words: Sequence[str], part: Sequence[str]) -> bool:
 
 
 def _aliases(
-    members: Sequence[Member], by_url: Mapping[str, Member]
+    members: Sequence[Member], by_url: Mapping[str, Member], texts: _Texts | None = None
 ) -> dict[int, set[tuple[str, ...]]]:
-    """Names the work itself gives its members: a page's site name, and the outlet name of a
-    hint whose URL is a member ("Source: Wikimedia Foundation" with a link to Wikipedia)."""
+    """Names the work itself gives its members: a page's site name, the outlet name of a hint
+    whose URL is a member, the names a page pointing its canonical at a member adds."""
     out: dict[int, set[tuple[str, ...]]] = defaultdict(set)
     for m in members:
         if m.site_name and _name_key(m.site_name):
@@ -488,6 +498,20 @@ def _aliases(
             key = _name_key(name)
             if key:
                 out[target.id].add(key)
+    # a page whose rel=canonical points at a member and that names an outlet in a line of its
+    # own names that member ("Source: Wikimedia Foundation" on a copy of a Wikipedia page)
+    if texts is not None:
+        for x in members:
+            target = by_url.get(norm_url(x.page_canonical))
+            if target is None or target.site == x.site or not x.page_canonical:
+                continue
+            rest = [y for y in members if y.site not in (x.site, target.site)]
+            for idx, line in enumerate(texts.lines[x.id]):
+                if texts.carries(target.id, x.id, idx, line):
+                    continue
+                for _y, mention in _named(line, rest, {}):
+                    if mention.strength == 2 and _name_key(mention.phrase):
+                        out[target.id].add(_name_key(mention.phrase))
     return out
 
 
@@ -520,8 +544,8 @@ def collect_evidence(members: Sequence[Member]) -> list[Evidence]:
     for m in members:
         for u in m.urls():
             by_url.setdefault(u, m)
-    aliases = _aliases(members, by_url)
     texts = _Texts(members)
+    aliases = _aliases(members, by_url, texts)
     for x in members:
         others = [y for y in members if y.id != x.id and y.site != x.site]
         if not others:
@@ -629,12 +653,21 @@ def choose_original(members: Sequence[Member]) -> tuple[Member, str]:
         if len(first) > 1 and all(k[1] for k, _ in first):
             t = min(k[1] for k, _ in first)
             first = [(k, m) for k, m in first if k[1] == t]
-        best = min((m for _, m in first), key=_age_key)
         when = day if len(first) == 1 or not first[0][0][1] else f"{day} {first[0][0][1]}"
         if len(first) == 1:
-            return best, f"earliest published date ({when}) of {len(members)} copies"
+            return first[0][1], f"earliest published date ({when}) of {len(members)} copies"
+        tied = [m for _, m in first]
+        texts = _Texts(members)
+        added = {m.id: texts.added_lines(m, members) for m in tied}
+        fewest = min(added.values())
+        best = min((m for m in tied if added[m.id] == fewest), key=_age_key)
+        if sum(1 for m in tied if added[m.id] == fewest) == 1:
+            return best, (
+                f"earliest published date ({when}), shared by {len(tied)} copies; the others"
+                " add lines it does not have"
+            )
         return best, (
-            f"earliest published date ({when}), shared by {len(first)} copies; captured first"
+            f"earliest published date ({when}), shared by {len(tied)} copies; captured first"
         )
     best = min(members, key=_age_key)
     return best, (

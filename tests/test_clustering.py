@@ -448,6 +448,55 @@ def test_hint_and_canonical_name_the_original(catalog: Catalog) -> None:
     )
 
 
+def test_a_name_the_work_gives_a_member_beats_a_look_alike_host(catalog: Catalog) -> None:
+    """A copy points its canonical at the original and names the original's publisher, whose
+    name also spells another copy's host: the name belongs to the canonical's target."""
+    paras = paragraphs(55, count=8)
+    original = add_article(
+        catalog, "https://en.wikipedia.org/wiki/T-SNE", body(paras), published="2013-06-23"
+    )
+    look_alike = add_article(
+        catalog, "https://wikimediafoundation.org/news/t-sne", body(paras), published="2013-06-28"
+    )
+    pointer = add_article(
+        catalog,
+        "https://practicalhorsemanmag.com/t-sne",
+        body(["Source: Wikimedia Foundation, Inc.", *paras]),
+        published="2013-06-24",
+        page_canonical="https://en.wikipedia.org/wiki/T-SNE",
+    )
+    early = add_article(
+        catalog,
+        "https://www.liberation.fr/t-sne",
+        body(["This piece was first published by Wikimedia Foundation, Inc.", *paras]),
+        published="2013-06-20",
+    )
+    result = cluster_articles(catalog, [original, look_alike, pointer, early], night="2013-07-01")
+    assert len(set(result.assignments.values())) == 1
+    assert _work_row(catalog, result.assignments[original]).original_article == original
+
+
+def test_a_date_tie_goes_to_the_page_without_added_lines(catalog: Catalog) -> None:
+    paras = paragraphs(56, count=8)
+    copy = add_article(
+        catalog,
+        "https://www.gazette.co.uk/x",
+        body(["Guest column", *paras, "The views expressed are the writer's own.", "Tags: x"]),
+        published="2025-03-02",
+    )
+    original = add_article(
+        catalog,
+        "https://www.kestrel-review.org/x",
+        body(paras),
+        published="2025-03-02",
+        captured_at=T0 + timedelta(hours=3),
+    )
+    result = cluster_articles(catalog, [copy, original], night="2025-03-02")
+    row = _work_row(catalog, result.assignments[copy])
+    assert row.original_article == original
+    assert row.original_reason.endswith("the others add lines it does not have")
+
+
 def test_without_evidence_the_earliest_date_then_capture_wins(catalog: Catalog) -> None:
     paras = paragraphs(53, count=8)
     late = add_article(catalog, "https://a.example.com/x", body(paras), published="2025-03-03")
