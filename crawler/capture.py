@@ -24,6 +24,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
 from crawler.exchange import Exchange
+from crawler.http import EXCHANGE_META_KEY
 from crawler.urls import canonical_url
 from storage.catalog import Capture, Catalog
 from storage.warc import (
@@ -37,7 +38,7 @@ from storage.warc import (
 
 logger = logging.getLogger(__name__)
 
-EXCHANGE_KEY = "opeds_exchange"
+EXCHANGE_KEY = EXCHANGE_META_KEY
 CAPTURE_KEY = "opeds_capture"
 KIND_KEY = "opeds_kind"
 PRIOR_KEY = "opeds_prior"
@@ -212,6 +213,7 @@ class WarcCaptureExtension:
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(ext.response_downloaded, signal=signals.response_downloaded)
+        crawler.signals.connect(ext.request_left_downloader, signal=signals.request_left_downloader)
         return ext
 
     def spider_opened(self, spider: Spider) -> None:
@@ -222,6 +224,13 @@ class WarcCaptureExtension:
             self.archiver.writer.close()
             self.archiver.catalog.close()
 
+    def request_left_downloader(self, request: Request, spider: Spider) -> None:
+        """A download that failed part-way (size cap, timeout, disconnect) still left an exchange:
+        archive it, marked with ``WARC-Truncated``, so nothing received is lost."""
+        ex = request.meta.pop(EXCHANGE_KEY, None)
+        if ex is not None and self.archiver is not None:
+            self._archive(ex, request)
+
     def response_downloaded(self, response: Response, request: Request, spider: Spider) -> None:
         ex = request.meta.pop(EXCHANGE_KEY, None)
         if ex is None or self.archiver is None:
@@ -229,11 +238,17 @@ class WarcCaptureExtension:
             if self.crawler.stats:
                 self.crawler.stats.inc_value("opeds/not_archived")
             return
+        self._archive(ex, request)
+
+    def _archive(self, ex: Exchange, request: Request) -> None:
+        assert self.archiver is not None
         prior = request.meta.get(PRIOR_KEY)
         cap = self.archiver.archive(ex, kind=kind_of(request), prior=prior)
         request.meta[CAPTURE_KEY] = cap
         stats = self.crawler.stats
         if stats:
+            if ex.truncated:
+                stats.inc_value(f"opeds/truncated/{ex.truncated}")
             stats.inc_value("opeds/records", 2)
             stats.inc_value(f"opeds/{cap.record_type}s")
             stats.inc_value(f"opeds/kind/{cap.kind}")

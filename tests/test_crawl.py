@@ -13,7 +13,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.sources import load_sources
-from opeds.loopback import LoopbackWeb
+from opeds.loopback import LoopbackWeb, Page
 from opeds.night import begin_night, crawl_night
 from opeds.settings import Settings
 from storage.catalog import Catalog
@@ -202,3 +202,36 @@ def dechunk(data: bytes) -> bytes:
             return out
         out += data[:size]
         data = data[size + 2 :]
+
+
+def test_a_page_cut_at_the_size_cap_is_archived_as_truncated(tmp_path: Path) -> None:
+    big = "<p>" + "x" * 200_000 + "</p>"
+    pages = {
+        "http://big.example/robots.txt": Page(b"", status=404),
+        "http://big.example/feed.xml": Page(
+            b"<rss><channel><item><link>http://big.example/huge.html</link></item></channel></rss>"
+        ),
+        "http://big.example/huge.html": Page.html(f"<html><body>{big}</body></html>"),
+    }
+    src = tmp_path / "sources.toml"
+    src.write_text('[[source]]\nname = "big"\nfeeds = ["http://big.example/feed.xml"]\n')
+    sf = load_sources(src)
+    settings = Settings(archive=str(tmp_path / "archive"), max_page_bytes=50_000)
+    with LoopbackWeb(pages) as web:
+        begin_night(settings, sf, NIGHT)
+        result = crawl_night(
+            settings,
+            sf.sources,
+            NIGHT,
+            sources_sha256=sf.sha256,
+            env=proxy_env(web),
+            log_path=tmp_path / "crawl.log",
+        )
+    counts = result.sources["big"].counts
+    assert counts.get("failed/too_large") == 1
+    recs = records(settings.archive_path)
+    huge = [r for kind, uri, _, r in recs if kind == "response" and uri.endswith("/huge.html")]
+    assert len(huge) == 1
+    assert huge[0].rec_headers.get_header("WARC-Truncated") == "length"  # type: ignore[attr-defined]
+    for f in settings.archive_path.rglob("*.warc.gz"):
+        check_warc(f)
