@@ -165,6 +165,7 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
     base["DOWNLOAD_SLOTS"] = _slots(sources, settings.crawl_delay)
     process = AsyncCrawlerProcess(base)
     results: dict[str, Any] = {}
+    handlers = []  # Scrapy holds signal receivers weakly: keep them alive here
 
     for src in sources:
         crawler = process.create_crawler(OpedSpider)
@@ -188,6 +189,7 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
                 "finish_reason": reason,
             }
 
+        handlers.append(closed)
         crawler.signals.connect(closed, signal=signals.spider_closed)
         process.crawl(
             crawler,

@@ -66,7 +66,14 @@ def test_summary_says_what_was_done(archive: Path) -> None:
     ):
         assert needle in out, needle
     assert (archive / "catalog.sqlite").is_file()
-    assert list((archive / "reports").rglob("night-2026-11-28.json"))
+    (report_path,) = list((archive / "reports").rglob("night-2026-11-28.json"))
+    report = json.loads(report_path.read_text())
+    sources = report["sources"]
+    assert set(sources) == {"asharq-al-awsat", "syrian-observer", "levant-review"}
+    for name, counts in sources.items():
+        assert counts["fetched"] > 3 and counts["new_articles"] > 2, name
+    assert sources["levant-review"]["failed_reasons"] == {"http_404": 1}  # the dead link
+    assert sum(s["robots_disallowed"] for s in sources.values()) >= 1  # the private preview
     assert list((archive / "manifests").rglob("*.json"))
     assert list((archive / "wacz").rglob("night-2026-11-28.wacz"))
     assert list((archive / "indexes").rglob("*.cdxj"))
