@@ -414,6 +414,7 @@ def night_env(
             monkeypatch.delenv(k, raising=False)
         monkeypatch.setenv("http_proxy", web.proxy_url)
         monkeypatch.setenv("https_proxy", web.proxy_url)
+        monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")  # local servers (S3) directly
         monkeypatch.setenv("OPEDS_ARCHIVE", str(archive))
         monkeypatch.delenv("OPEDS_CATALOG_URL", raising=False)
         monkeypatch.setenv("OPEDS_SOURCES", str(SOURCES_PATH))
@@ -496,6 +497,47 @@ def test_nightly_archives_the_demo_night_and_reruns_idempotently(
     assert message and f"ALTERED {report['files'][0]['key']}" in message
 
 
+def test_a_night_into_s3_with_the_airflow_connection(
+    dagbag: Any, night_env: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Credentials come from the ``opeds_s3`` connection only, and stay out of XCom."""
+    from tests.s3server import ACCESS_KEY, REGION, SECRET_KEY, shared_server
+
+    s3 = shared_server()
+    bucket = s3.bucket()
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("OPEDS_ARCHIVE", f"s3://{bucket}/nightly")
+    connection = {
+        "conn_type": "aws",
+        "login": ACCESS_KEY,
+        "password": SECRET_KEY,
+        "extra": {"endpoint_url": s3.endpoint, "region_name": REGION},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_OPEDS_S3", json.dumps(connection))
+    dr = _run(dagbag, "opeds_nightly", {"sources": ["levant-review"], "max_pages": 2})
+    assert str(dr.state) == "success", _states(dr)
+    assert "AWS_SECRET_ACCESS_KEY" not in os.environ  # only for the duration of each task
+
+    keys = [
+        o["Key"]
+        for o in s3.client().list_objects_v2(Bucket=bucket, Prefix="nightly/").get("Contents", [])
+    ]
+    assert any(k.startswith("nightly/warcs/2026/07/01/") for k in keys), keys
+    assert f"nightly/reports/2026/07/01/night-{NIGHT}.json" in keys
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        values = [
+            json.dumps(x.value, default=str)
+            for x in session.query(XComModel).filter(XComModel.run_id == dr.run_id)
+        ]
+    assert values and not any(SECRET_KEY in v for v in values)
+
+
 def test_a_missing_sources_file_fails_the_run_before_anything_runs(
     dagbag: Any, night_env: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -549,6 +591,7 @@ def test_a_source_that_is_down_fails_alone_and_a_dry_run_stores_nothing(
 
 # -- the UI, as an operator sees it -------------------------------------------------------------
 @pytest.mark.browser
+@pytest.mark.timeout(1800)
 def test_airflow_ui_shows_a_triggered_night_as_success(tmp_path: Path) -> None:
     """``tests/e2e/airflow_browser.py``: airflow standalone, REST trigger, grid in Chromium."""
     from tests.e2e import airflow_browser
