@@ -129,19 +129,16 @@ def normalise_bytes(text: str) -> bytes:
 def _fold_unicode(a: npt.NDArray[np.uint8]) -> None:
     """In place: General Punctuation (curly quotes, dashes, ellipsis...) and Latin-1 punctuation
     become spaces, Latin-1 capitals become small letters. ``a`` ends with at least 8 spaces."""
-    p = np.flatnonzero(a == 0xE2)
-    if p.size:
-        p = p[(a[p + 1] == 0x80) | (a[p + 1] == 0x81)]
-        a[p] = a[p + 1] = a[p + 2] = 32
-    p = np.flatnonzero(a == 0xC2)
-    if p.size:
-        p = p[a[p + 1] >= 0xA0]
-        a[p] = a[p + 1] = 32
-    p = np.flatnonzero(a == 0xC3)
-    if p.size:
-        q = a[p + 1]
-        p = p[(q >= 0x80) & (q <= 0x9E) & (q != 0x97)]
-        a[p + 1] += 32
+    p = np.flatnonzero(a >= 0xC2)
+    if not p.size:
+        return
+    lead, nxt = a[p], a[p + 1]
+    punct = p[(lead == 0xE2) & ((nxt == 0x80) | (nxt == 0x81))]
+    a[punct] = a[punct + 1] = a[punct + 2] = 32
+    latin = p[(lead == 0xC2) & (nxt >= 0xA0)]
+    a[latin] = a[latin + 1] = 32
+    upper = p[(lead == 0xC3) & (nxt >= 0x80) & (nxt <= 0x9E) & (nxt != 0x97)]
+    a[upper + 1] += 32
 
 
 @dataclass(frozen=True)
@@ -351,18 +348,16 @@ def _band_keys(sketches: U32) -> I64:
 
 
 def _sampled(ids: U32, starts: IntArray) -> tuple[U32, IntArray]:
-    """The shingles that feed each chunk's MinHash, and where each chunk's begin among them."""
+    """The shingles that feed each chunk's MinHash, and where each chunk begins among them."""
     take = (ids & np.uint32(SAMPLE_MOD - 1)) == 0
-    per_chunk = np.add.reduceat(take, starts) if starts.size else np.zeros(0, np.intp)
-    empty = np.flatnonzero(per_chunk == 0)
+    where = np.flatnonzero(take)
+    ends = np.append(starts[1:], ids.size)
+    empty = np.flatnonzero(np.searchsorted(where, starts) == np.searchsorted(where, ends))
     if empty.size:
-        ends = np.append(starts[1:], ids.size)
         for c in empty.tolist():
             take[starts[c] : ends[c]] = True
-        per_chunk = np.add.reduceat(take, starts)
-    new_starts = np.zeros(starts.size, dtype=np.intp)
-    np.cumsum(per_chunk[:-1], out=new_starts[1:])
-    return ids[take], new_starts
+        where = np.flatnonzero(take)
+    return ids[where], np.searchsorted(where, starts)
 
 
 MINHASH_BLOCK = 8192
