@@ -439,8 +439,7 @@ def crawl_source(
     if done is not None:
         logger.info("%s: already crawled for night %s; not crawling again", name, night)
         return done
-    discard_unfinished(settings, night, name)
-    result: CrawlResult | None
+    result: CrawlResult | None  # crawl_night first discards what a failed try left
     try:
         result = crawl_night(
             settings, [Source.from_dict(dict(source))], night, sources_sha256=sources_sha256
@@ -455,48 +454,10 @@ def crawl_source(
 
 
 def discard_unfinished(settings: Settings, night: str, source: str | None = None) -> list[str]:
-    """Drop what a failed try left half-written for ``night`` (only ``source``'s, when given).
+    """:func:`opeds.night.discard_unfinished`, imported when a task runs (not at DAG parse)."""
+    from opeds.night import discard_unfinished as discard
 
-    WARC files are written as ``<name>.open`` and renamed when complete; a crawl or metadata
-    writer that died leaves the ``.open`` file behind, with catalog rows pointing at its final
-    name. Those rows go (captures of the file, articles extracted from them; metadata locations
-    are cleared so the records are written again) and so does the file, so nothing of a failed
-    try is ever sealed, indexed or counted as archived. Returns the keys discarded.
-    """
-    from sqlalchemy import delete, select, update
-
-    from opeds.night import catalog_for
-    from storage.catalog import articles, captures
-    from storage.warc import OPEN_SUFFIX
-
-    day = date.fromisoformat(night)
-    folder = settings.spool_path / "warcs" / f"{day:%Y/%m/%d}"
-    if not folder.is_dir():
-        return []
-    name_re = re.compile(
-        re.escape(f"{settings.warc_prefix}-{source}-") + r"\d{17}-\d{5}-"
-        if source
-        else re.escape(f"{settings.warc_prefix}-")
-    )
-    leftovers = sorted(
-        p for p in folder.glob(f"*{OPEN_SUFFIX}") if name_re.match(p.name) and p.is_file()
-    )
-    if not leftovers:
-        return []
-    keys = [p.relative_to(settings.spool_path).as_posix()[: -len(OPEN_SUFFIX)] for p in leftovers]
-    with catalog_for(settings) as cat, cat.engine.begin() as c:
-        dangling = select(captures.c.id).where(captures.c.warc_key.in_(keys))
-        c.execute(delete(articles).where(articles.c.capture_id.in_(dangling)))
-        c.execute(delete(captures).where(captures.c.warc_key.in_(keys)))
-        c.execute(
-            update(articles)
-            .where(articles.c.metadata_warc_key.in_(keys))
-            .values(metadata_warc_key=None, metadata_offset=None, metadata_length=None)
-        )
-    for p in leftovers:
-        p.unlink(missing_ok=True)
-    logger.warning("discarded %d unfinished WARC file(s) of night %s", len(keys), night)
-    return keys
+    return discard(settings, night, source)
 
 
 # -- later steps --------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -103,6 +104,50 @@ def begin_night(settings: Settings, sources_file: SourcesFile, night: str) -> No
 
 
 # -- 2. crawl -----------------------------------------------------------------------------------
+def discard_unfinished(settings: Settings, night: str, source: str | None = None) -> list[str]:
+    """Drop what a failed try left half-written for ``night`` (only ``source``'s, when given).
+
+    WARC files are written as ``<name>.open`` and renamed when complete; a crawl or metadata
+    writer that died leaves the ``.open`` file behind, with catalog rows pointing at its final
+    name. Those rows go (captures of the file, articles extracted from them; metadata locations
+    are cleared so the records are written again) and so does the file, so nothing of a failed
+    try is ever sealed, indexed or counted as archived. Returns the keys discarded.
+    """
+    from sqlalchemy import delete, select, update
+
+    from storage.catalog import articles, captures
+    from storage.warc import OPEN_SUFFIX
+
+    day = date.fromisoformat(night)
+    folder = settings.spool_path / "warcs" / f"{day:%Y/%m/%d}"
+    if not folder.is_dir():
+        return []
+    name_re = re.compile(
+        re.escape(f"{settings.warc_prefix}-{source}-") + r"\d{17}-\d{5}-"
+        if source
+        else re.escape(f"{settings.warc_prefix}-")
+    )
+    leftovers = sorted(
+        p for p in folder.glob(f"*{OPEN_SUFFIX}") if name_re.match(p.name) and p.is_file()
+    )
+    if not leftovers:
+        return []
+    keys = [p.relative_to(settings.spool_path).as_posix()[: -len(OPEN_SUFFIX)] for p in leftovers]
+    with catalog_for(settings) as cat, cat.engine.begin() as c:
+        dangling = select(captures.c.id).where(captures.c.warc_key.in_(keys))
+        c.execute(delete(articles).where(articles.c.capture_id.in_(dangling)))
+        c.execute(delete(captures).where(captures.c.warc_key.in_(keys)))
+        c.execute(
+            update(articles)
+            .where(articles.c.metadata_warc_key.in_(keys))
+            .values(metadata_warc_key=None, metadata_offset=None, metadata_length=None)
+        )
+    for p in leftovers:
+        p.unlink(missing_ok=True)
+    logger.warning("discarded %d unfinished WARC file(s) of night %s", len(keys), night)
+    return keys
+
+
 def crawl_night(
     settings: Settings,
     sources: Sequence[Source],
@@ -113,6 +158,8 @@ def crawl_night(
     log_path: Path | None = None,
 ) -> CrawlResult:
     settings.spool_path.mkdir(parents=True, exist_ok=True)
+    for src in sources:
+        discard_unfinished(settings, night, src.name)
     return run_crawl(
         settings,
         sources,
