@@ -179,16 +179,7 @@ class WarcCaptureExtension:
             source = str(getattr(spider, "source_name", spider.name))
 
             def on_close(closed: ClosedFile) -> None:
-                catalog.record_warc_file(
-                    closed.key,
-                    night,
-                    size=closed.size,
-                    sha256=closed.sha256,
-                    records=closed.records,
-                    first_record=closed.first_record,
-                    last_record=closed.last_record,
-                    stored=False,
-                )
+                catalog.record_closed_file(closed, night)
                 if crawler.stats:
                     crawler.stats.inc_value("opeds/warc_files")
 

@@ -298,27 +298,14 @@ def write_metadata(settings: Settings, night: str) -> int:
         if not pending:
             return 0
         with catalog_for(settings) as files_cat:
-
-            def on_close(closed: Any) -> None:
-                files_cat.record_warc_file(
-                    closed.key,
-                    night,
-                    size=closed.size,
-                    sha256=closed.sha256,
-                    records=closed.records,
-                    first_record=closed.first_record,
-                    last_record=closed.last_record,
-                    stored=False,
-                )
-
             writer = WarcFileWriter(
                 settings.spool_path,
                 prefix=f"{settings.warc_prefix}-metadata",
                 day=date.fromisoformat(night),
                 max_bytes=settings.warc_max_bytes,
                 gzip_level=settings.gzip_level,
-                warcinfo=warcinfo_fields(settings, night, ""),
-                on_close=on_close,
+                warcinfo=warcinfo_fields(settings, night, cat.night_sources_digest(night)),
+                on_close=lambda closed: files_cat.record_closed_file(closed, night),
             )
             try:
                 for art in pending:

@@ -297,6 +297,11 @@ class Catalog:
                 .values(finished=utcnow(), report=json.dumps(report, sort_keys=True))
             )
 
+    def night_sources_digest(self, night: str) -> str:
+        with self.engine.connect() as c:
+            row = c.execute(select(nights.c.sources_digest).where(nights.c.night == night)).first()
+        return str(row[0]) if row and row[0] else ""
+
     def list_nights(self) -> list[str]:
         with self.engine.connect() as c:
             return [r[0] for r in c.execute(select(nights.c.night).order_by(nights.c.night))]
@@ -404,6 +409,19 @@ class Catalog:
                 c.execute(update(warc_files).where(warc_files.c.key == key).values(**values))
             else:
                 c.execute(insert(warc_files).values(key=key, **values))
+
+    def record_closed_file(self, closed: Any, night: str) -> None:
+        """Note a WARC file the writer just completed (a :class:`storage.warc.ClosedFile`)."""
+        self.record_warc_file(
+            closed.key,
+            night,
+            size=closed.size,
+            sha256=closed.sha256,
+            records=closed.records,
+            first_record=closed.first_record,
+            last_record=closed.last_record,
+            stored=False,
+        )
 
     def warc_files_for_night(self, night: str) -> list[dict[str, Any]]:
         q = select(warc_files).where(warc_files.c.night == night).order_by(warc_files.c.key)
