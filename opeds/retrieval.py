@@ -10,7 +10,8 @@
   Each record group (a request and its response, written together; a metadata record) is read
   with one ranged read, located by the catalog: a whole WARC is never downloaded.
 * :func:`export_work` — every capture of every copy of a work, all outlets and nights, as one
-  WACZ package (py-wacz) with the work described in ``work.json`` and in ``datapackage.json``.
+  WACZ package (py-wacz) with the work described in ``opeds/work.json`` (listed in
+  ``datapackage.json``) and, in short, under the ``opeds`` key of ``datapackage.json``.
 
 Every copied record is parsed and checked against what the catalog says is there (type, record
 id, digests) before it is written, so a catalog that points at the wrong bytes is an error, not a
@@ -47,6 +48,7 @@ from storage.search import (
     capture_at,
     captures_of_url,
     iso_z,
+    list_outlets,
     matching_outlets,
     nearest_captures,
     search_articles,
@@ -62,7 +64,10 @@ Clock = Callable[[], datetime]
 Role = Literal["request", "response", "revisit", "metadata"]
 
 MAX_REVISIT_HOPS = 8
-WORK_JSON = "work.json"
+WORK_JSON = "opeds/work.json"
+"""The work's description inside an exported package (py-wacz checks files one folder deep)."""
+INDEX_MEMBER = "indexes/index.cdx"
+"""An exported package's index: CDXJ lines, as pywb and ReplayWeb.page read them."""
 DATAPACKAGE_KEY = "opeds"
 """The key under which an exported package's ``datapackage.json`` describes the work."""
 
@@ -241,7 +246,7 @@ def search(
     if outlet is not None:
         outlets = matching_outlets(catalog, outlet)
         if not outlets:
-            known = sorted(set(matching_outlets(catalog, ".")))[:12]
+            known = list_outlets(catalog)[:12]
             raise NotFound(
                 f"no outlet or source matches {outlet!r}"
                 + (f"; outlets in the catalog: {', '.join(known)}" if known else "")
@@ -706,6 +711,7 @@ def export_work(
     """Every capture of every copy of ``work_id`` (each member's URL, every night) as one WACZ,
     written to ``out`` (default ``<work id>.wacz``)."""
     from opeds.works import get_work
+    from storage.cdxj import write_cdxj
     from storage.wacz import Page, create_wacz
 
     work = get_work(catalog, work_id)
@@ -753,7 +759,12 @@ def export_work(
             f"{len(work['members'])} copies on "
             f"{len({m['outlet'] for m in work['members']})} outlets",
         )
-        size = _write_atomically(path, lambda fh: add_work_description(packaged, fh, description))
+        replay_index = io.StringIO()
+        write_cdxj(warc_path, replay_index, filename=warc_name)
+        size = _write_atomically(
+            path,
+            lambda fh: finish_package(packaged, fh, description, replay_index.getvalue()),
+        )
     return ExportResult(
         path,
         size,
@@ -797,29 +808,36 @@ def _work_description(
     }
 
 
-def add_work_description(src: Path, dst: BinaryIO, description: dict[str, Any]) -> None:
-    """Copy the WACZ ``src`` to ``dst`` with ``work.json`` added, listed in ``datapackage.json``
-    (which also holds the description under :data:`DATAPACKAGE_KEY`), and
-    ``datapackage-digest.json`` recomputed. Members are copied without recompressing."""
+def finish_package(
+    src: Path, dst: BinaryIO, description: dict[str, Any], replay_index: str
+) -> None:
+    """Copy the WACZ ``src`` to ``dst`` with its index replaced by ``replay_index`` and the work
+    described; ``datapackage.json`` and ``datapackage-digest.json`` are rewritten to match.
+
+    py-wacz indexes every record, metadata records and 304 revisits included, and a replay tool
+    given a URL and time may then serve the JSON metadata record or an empty 304 instead of the
+    page. ``replay_index`` (CDXJ from :func:`storage.cdxj.write_cdxj`, which leaves those out)
+    becomes :data:`INDEX_MEMBER` instead of py-wacz's ``index.cdx.gz``/``index.idx``; the records
+    all stay in the WARC. :data:`WORK_JSON` holds ``description``, and ``datapackage.json`` lists
+    it and sums it up under :data:`DATAPACKAGE_KEY`. Other members are copied as they are.
+    """
     body = json.dumps(description, ensure_ascii=False, indent=2).encode("utf-8")
+    index = replay_index.encode("utf-8")
+    added = {WORK_JSON: body, INDEX_MEMBER: index}
     with zipfile.ZipFile(src) as zin:
         package = json.loads(zin.read("datapackage.json"))
-        digest_doc = (
-            json.loads(zin.read("datapackage-digest.json"))
-            if "datapackage-digest.json" in zin.namelist()
-            else {"path": "datapackage.json"}
-        )
-        algo = "sha256"
-        resources = [r for r in package.get("resources", []) if r.get("path") != WORK_JSON]
-        resources.append(
-            {
-                "name": WORK_JSON,
-                "path": WORK_JSON,
-                "hash": f"{algo}:{hashlib.sha256(body).hexdigest()}",
-                "bytes": len(body),
-            }
-        )
-        package["resources"] = resources
+        dropped = {n for n in zin.namelist() if n.startswith("indexes/")} | set(added)
+        resources = [r for r in package.get("resources", []) if r.get("path") not in dropped]
+        for name, data in added.items():
+            resources.append(
+                {
+                    "name": name.rsplit("/", 1)[-1],
+                    "path": name,
+                    "hash": f"sha256:{hashlib.sha256(data).hexdigest()}",
+                    "bytes": len(data),
+                }
+            )
+        package["resources"] = sorted(resources, key=lambda r: str(r.get("path")))
         package[DATAPACKAGE_KEY] = {
             "work": description["work"],
             "title": description.get("title"),
@@ -831,17 +849,19 @@ def add_work_description(src: Path, dst: BinaryIO, description: dict[str, Any]) 
             "description": WORK_JSON,
         }
         raw_package = json.dumps(package, ensure_ascii=False, indent=2).encode("utf-8")
-        digest_doc.pop("signedData", None)  # the signature was for the old datapackage.json
-        digest_doc["hash"] = f"sha256:{hashlib.sha256(raw_package).hexdigest()}"
+        digest_doc = {
+            "path": "datapackage.json",
+            "hash": f"sha256:{hashlib.sha256(raw_package).hexdigest()}",
+        }
+        stamp = zin.getinfo("datapackage.json").date_time
         with zipfile.ZipFile(dst, "w") as zout:
             for info in zin.infolist():
-                if info.filename in ("datapackage.json", "datapackage-digest.json", WORK_JSON):
+                if info.filename in dropped or info.filename.startswith("datapackage"):
                     continue
                 with zin.open(info) as fh:
                     zout.writestr(info, fh.read(), compress_type=info.compress_type)
-            stamp = zin.getinfo("datapackage.json").date_time
             for name, data in (
-                (WORK_JSON, body),
+                *added.items(),
                 ("datapackage.json", raw_package),
                 ("datapackage-digest.json", json.dumps(digest_doc, indent=2).encode()),
             ):

@@ -551,6 +551,14 @@ def _hit(r: Any) -> SearchHit:
     )
 
 
+def list_outlets(catalog: Catalog) -> tuple[str, ...]:
+    """Every outlet host and source name of the catalog's articles, sorted."""
+    with catalog.connect() as conn:
+        hosts = {str(r[0]) for r in conn.execute(select(articles.c.outlet).distinct())}
+        sources = {str(r[0]) for r in conn.execute(select(articles.c.source).distinct())}
+    return tuple(sorted(hosts | sources))
+
+
 def matching_outlets(catalog: Catalog, name: str) -> tuple[str, ...]:
     """Outlet hosts and source names that ``name`` picks out.
 
@@ -560,13 +568,9 @@ def matching_outlets(catalog: Catalog, name: str) -> tuple[str, ...]:
     wanted = name.strip().lower()
     if not wanted:
         return ()
-    with catalog.connect() as conn:
-        hosts = [str(r[0]) for r in conn.execute(select(articles.c.outlet).distinct())]
-        sources = [str(r[0]) for r in conn.execute(select(articles.c.source).distinct())]
-    exact = [v for v in (*hosts, *sources) if v.lower() == wanted]
-    if exact:
-        return tuple(sorted(set(exact)))
-    return tuple(sorted({v for v in (*hosts, *sources) if wanted in v.lower()}))
+    names = list_outlets(catalog)
+    exact = tuple(v for v in names if v.lower() == wanted)
+    return exact or tuple(v for v in names if wanted in v.lower())
 
 
 # ---------------------------------------------------------------------------------------------
