@@ -73,6 +73,17 @@ def echo_progress(msg: str) -> None:
     click.echo(f"  {msg}", err=True)
 
 
+def program_name() -> str:
+    """How the user ran us: ``opeds`` when that is on PATH, else the path they typed."""
+    import shutil
+
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "opeds"
+    found = shutil.which("opeds")
+    if found and os.path.realpath(found) == os.path.realpath(argv0):
+        return "opeds"
+    return argv0 if os.path.basename(argv0) == "opeds" else "opeds"
+
+
 def human_size(n: int) -> str:
     size = float(n)
     for unit in ("B", "KB", "MB", "GB", "TB"):
@@ -125,8 +136,10 @@ def print_summary(outcome: Any, settings: Settings, as_json: bool) -> None:
         "on several outlets"
     )
     for w in multi[:10]:
+        title = str(w["title"] or "(untitled)")
+        title = title if len(title) <= 60 else title[:59] + "…"
         click.echo(
-            f"    {w['work']}  {w['title']!s:.60}  ({len(w['members'])} copies, "
+            f"    {w['work']}  {title}  ({len(w['members'])} copies, "
             f"original {w['original']})"
         )
     click.echo("  files:")
@@ -134,12 +147,13 @@ def print_summary(outcome: Any, settings: Settings, as_json: bool) -> None:
         click.echo(f"    {f['key']}  {human_size(f['size'])}  sha256 {f['sha256']}")
     click.echo(f"  report: {outcome.report_key}")
     arch = "" if settings.archive == DEFAULT_ARCHIVE else f" --archive {settings.archive}"
+    prog = program_name()
     click.echo("\nLook further:")
-    click.echo(f"  opeds works{arch}              # every work, original and copies")
+    click.echo(f"  {prog} works{arch}              # every work, original and copies")
     if multi:
-        click.echo(f"  opeds show {multi[0]['work']}{arch}")
-    click.echo(f"  opeds replay{arch}             # browse the archive in pywb")
-    click.echo(f"  opeds verify --all{arch}       # re-check every stored file")
+        click.echo(f"  {prog} show {multi[0]['work']}{arch}")
+    click.echo(f"  {prog} replay{arch}             # browse the archive in pywb")
+    click.echo(f"  {prog} verify --all{arch}       # re-check every stored file")
 
 
 @main.command()
