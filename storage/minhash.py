@@ -429,7 +429,8 @@ QUERY_CHUNK = 5000
 
 class MinHashIndex:
     """Band rows of article sketches in the catalog; every method works on a caller's connection
-    so that indexing and clustering commit together."""
+    so that indexing and clustering commit together. A night looks up its articles' keys
+    (:meth:`candidates`, plus :func:`shared_keys` among themselves) before it adds them."""
 
     def __init__(self, scheme: str = SCHEME):
         self.scheme = scheme
@@ -447,7 +448,8 @@ class MinHashIndex:
                     raise IndexSchemeError(
                         f"article {aid} was indexed with MinHash scheme {scheme!r}, this code uses"
                         f" {self.scheme!r}: rebuild the index (drop tables minhash_docs and"
-                        " minhash_bands, then re-cluster) before clustering new articles"
+                        " minhash_bands, then run cluster_articles over every article; works"
+                        " stay as they are) before clustering new articles"
                     )
                 out[int(aid)] = int(shingles)
         return out
