@@ -31,6 +31,7 @@ from storage.minhash import (
     CHUNK_MAX,
     NUM_PERM,
     SCHEME,
+    IndexSchemeError,
     MinHashIndex,
     chunk_starts,
     lsh_params,
@@ -238,6 +239,14 @@ def test_index_rows_persist_and_find_candidates(catalog_url: str) -> None:
         assert hits[3][1] >= 4
         scheme = conn.execute(select(minhash_docs.c.scheme)).scalars().all()
         assert set(scheme) == {SCHEME}
+
+
+def test_an_index_of_another_scheme_is_refused(catalog: Catalog) -> None:
+    sketch = sketch_texts([body(paragraphs(3))])[0]
+    with catalog.engine.begin() as conn:
+        MinHashIndex().add(conn, {7: sketch})
+    with catalog.engine.begin() as conn, pytest.raises(IndexSchemeError, match="rebuild"):
+        MinHashIndex(scheme="w5-old").indexed(conn, [7])
 
 
 # -- clustering ----------------------------------------------------------------------------------
