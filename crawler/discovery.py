@@ -99,22 +99,25 @@ def _child_text(el: etree._Element, *names: str) -> str | None:
     return None
 
 
-def _xml_root(body: bytes, what: str) -> etree._Element:
+def _xml_root(body: bytes, what: str) -> tuple[etree._Element, str | None]:
+    """The root element, and the first error the recovering parser got past (if any)."""
     body = maybe_gunzip(body)
     if len(body) > MAX_XML_BYTES:
         raise DiscoveryError(f"{what} is larger than {MAX_XML_BYTES} bytes; refused")
+    parser = _parser()
     try:
-        root = etree.fromstring(body.lstrip(), parser=_parser())
+        root = etree.fromstring(body.lstrip(), parser=parser)
     except etree.XMLSyntaxError as e:
         raise DiscoveryError(f"{what} is not XML: {e}") from None
     if root is None:
         raise DiscoveryError(f"{what} is empty or not XML")
-    return root
+    errors = [e for e in parser.error_log if e.level >= etree.ErrorLevels.ERROR]
+    return root, (f"line {errors[0].line}: {errors[0].message}" if errors else None)
 
 
 def parse_sitemap(body: bytes, base_url: str) -> SitemapDoc:
     """A sitemap index or urlset (incl. Google News sitemaps)."""
-    root = _xml_root(body, "sitemap")
+    root, error = _xml_root(body, "sitemap")
     kind = _local(root.tag)
     if kind not in ("sitemapindex", "urlset"):
         raise DiscoveryError(f"sitemap root element is <{kind}>, not <urlset> or <sitemapindex>")
@@ -132,6 +135,8 @@ def parse_sitemap(body: bytes, base_url: str) -> SitemapDoc:
                 modified = modified or parse_date(_child_text(child, "publication_date"))
                 title = _child_text(child, "title")
         links.append(Link(urljoin(base_url, loc), modified, title))
+    if not links and error:
+        raise DiscoveryError(f"malformed sitemap, nothing readable: {error}")
     return SitemapDoc("index" if kind == "sitemapindex" else "urlset", links)
 
 
@@ -140,7 +145,7 @@ def parse_feed(body: bytes, base_url: str) -> list[Link]:
     stripped = maybe_gunzip(body).lstrip()
     if stripped.startswith(b"{"):
         return _parse_json_feed(stripped, base_url)
-    root = _xml_root(stripped, "feed")
+    root, error = _xml_root(stripped, "feed")
     links: list[Link] = []
     for el in root.iter():
         name = _local(el.tag)
@@ -168,6 +173,8 @@ def parse_feed(body: bytes, base_url: str) -> list[Link]:
                 links.append(
                     Link(urljoin(base_url, href), parse_date(date_text), _child_text(el, "title"))
                 )
+    if not links and error:
+        raise DiscoveryError(f"malformed feed, nothing readable: {error}")
     if not links and _local(root.tag) not in ("rss", "feed", "rdf"):
         raise DiscoveryError(f"not a feed: root element <{_local(root.tag)}>")
     return links
@@ -221,5 +228,9 @@ def in_window(link: Link, since: datetime | None) -> bool:
 
 
 def allowed(url: str, domains: Iterable[str]) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
+    """Whether ``url`` is an http(s) URL on one of ``domains`` or their subdomains."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        return False
+    host = (parts.hostname or "").lower()
     return any(host == d or host.endswith("." + d) for d in domains)

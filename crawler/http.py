@@ -68,6 +68,7 @@ from scrapy.exceptions import (
     DownloadConnectionRefusedError,
     DownloadFailedError,
     DownloadTimeoutError,
+    IgnoreRequest,
     NotConfigured,
     NotSupported,
     ResponseDataLossError,
@@ -95,11 +96,13 @@ if TYPE_CHECKING:
 __all__ = [
     "EXCHANGE_META_KEY",
     "ArchivingDownloadHandler",
+    "BlockedAddressError",
     "ConnectionClosedError",
     "MalformedResponseError",
     "ProxyTunnelError",
     "ResponseHead",
     "body_framing",
+    "is_blocked_address",
     "read_response_head",
 ]
 
@@ -115,6 +118,9 @@ HEAD_LIMIT = 256 * 1024
 MAX_INTERIM_RESPONSES = 10
 """How many ``1xx`` responses may precede the final one."""
 READ_SIZE = 64 * 1024
+ROBOTSTXT_MAXSIZE = 500 * 1024
+"""Default ``OPEDS_ROBOTSTXT_MAXSIZE``: a longer robots.txt is read this far and obeyed (as
+RFC 9309 §2.5 allows), not dropped (which would allow everything)."""
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _STATUS_LINE = re.compile(rb"(HTTP/\d(?:\.\d)?)[ \t]+(\d{3})(?:[ \t](.*))?\Z", re.IGNORECASE)
@@ -142,6 +148,20 @@ class ConnectionClosedError(DownloadFailedError):
 
 class ProxyTunnelError(DownloadConnectionRefusedError):
     """The proxy did not open the CONNECT tunnel needed for an https URL."""
+
+
+class BlockedAddressError(IgnoreRequest):
+    """The URL's host is, or resolves to, an address that is not globally routable (private,
+    loopback, link-local, ...), and ``OPEDS_BLOCK_PRIVATE_ADDRESSES`` is on. Not retried."""
+
+
+def is_blocked_address(address: str) -> bool:
+    """Whether an IP address is one a production crawl must not reach: anything not globally
+    routable (RFC 1918, loopback, link-local incl. cloud metadata, CGNAT, unspecified, ...)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
 
 
 class _BodyIncomplete(Exception):
@@ -514,6 +534,8 @@ class ArchivingDownloadHandler(BaseHttpDownloadHandler):
         self._ssl_context = _make_ssl_context(settings)
         self._ssl_context.set_alpn_protocols(["http/1.1"])
         self._proxy_ssl_context = _make_insecure_ssl_ctx()
+        self._block_private = settings.getbool("OPEDS_BLOCK_PRIVATE_ADDRESSES", False)
+        self._robots_maxsize = settings.getint("OPEDS_ROBOTSTXT_MAXSIZE", ROBOTSTXT_MAXSIZE)
 
     async def download_request(self, request: Request) -> Response:
         # A retried or redirected request carries a copy of the previous attempt's meta.
@@ -548,14 +570,25 @@ class ArchivingDownloadHandler(BaseHttpDownloadHandler):
             wire_bytes += request.body
 
         start_time = time.monotonic()
+        if self._block_private:
+            await _refuse_blocked_host(target.host)
         await self._connect(request, attempt, target, proxy)
+        peer = None if attempt.proxied else attempt.peer
+        if self._block_private and peer is not None and is_blocked_address(str(peer)):
+            # a name that resolved to a public address a moment ago, and not now
+            raise BlockedAddressError(f"{target.host} is at {attempt.peer}: not fetched")
         attempt.request_bytes = origin_bytes
         attempt.started = self._clock()
         await _send(attempt, wire_bytes)
         head = await self._read_final_head(attempt)
         request.meta["download_latency"] = time.monotonic() - start_time
-        framing, length = body_framing(request.method, head)
-        attempt.head, attempt.framing = head, framing
+        attempt.head = head
+        try:
+            framing, length = body_framing(request.method, head)
+        except MalformedResponseError:
+            attempt.record(request, "unspecified")  # the head is archived; the body unread
+            raise
+        attempt.framing = framing
         return await self._read_body(request, attempt, length)
 
     async def _read_final_head(self, attempt: _Attempt) -> ResponseHead:
@@ -570,6 +603,9 @@ class ArchivingDownloadHandler(BaseHttpDownloadHandler):
         assert attempt.head is not None and attempt.reader is not None
         maxsize: int = request.meta.get("download_maxsize", self._default_maxsize)
         warnsize: int = request.meta.get("download_warnsize", self._default_warnsize)
+        keep_prefix = _is_robots_request(request) and self._robots_maxsize > 0
+        if keep_prefix:  # read a robots.txt this far and use it, rather than fail
+            maxsize = min(maxsize, self._robots_maxsize) if maxsize else self._robots_maxsize
         headers = attempt.head.scrapy_headers()
         response_args: dict[str, Any] = {
             "url": request.url,
@@ -579,7 +615,7 @@ class ArchivingDownloadHandler(BaseHttpDownloadHandler):
             "ip_address": attempt.peer,
             "protocol": attempt.head.http_version,
         }
-        if maxsize and length and length > maxsize:
+        if maxsize and length and length > maxsize and not keep_prefix:
             attempt.record(request, "length")
             _cancel_maxsize(length, maxsize, request, expected=True)
         warned = False
@@ -605,7 +641,17 @@ class ArchivingDownloadHandler(BaseHttpDownloadHandler):
                     return make_response(**response_args, body=received_body, stop_download=stop)
                 if maxsize and received > maxsize:
                     del attempt.body[maxsize:]
-                    attempt.record(request, "length")
+                    received_body = attempt.record(request, "length")
+                    if keep_prefix:
+                        logger.warning(
+                            "%s is larger than %d bytes: only its first %d bytes are used",
+                            request.url,
+                            maxsize,
+                            maxsize,
+                        )
+                        return make_response(
+                            **response_args, body=received_body, flags=["truncated"]
+                        )
                     _cancel_maxsize(received, maxsize, request, expected=False)
                 if warnsize and received > warnsize and not warned:
                     warned = True
@@ -648,6 +694,34 @@ class ArchivingDownloadHandler(BaseHttpDownloadHandler):
 
     async def close(self) -> None:
         """Nothing to release: every connection is closed with its exchange."""
+
+
+def _is_robots_request(request: Request) -> bool:
+    """The robots.txt request of Scrapy's RobotsTxtMiddleware."""
+    return bool(request.meta.get("dont_obey_robotstxt")) and urlsplit(request.url).path == (
+        "/robots.txt"
+    )
+
+
+async def _refuse_blocked_host(host: str) -> None:
+    """Raise :class:`BlockedAddressError` when ``host`` is, or resolves to, a blocked address.
+
+    The URL's own host is checked, not the proxy's: through a proxy a name that does not
+    resolve here is left to the proxy; without one it fails at connect time as usual.
+    """
+    try:
+        if is_blocked_address(host):
+            raise BlockedAddressError(f"{host} is not a public address: not fetched")
+        return
+    except ValueError:
+        pass  # a name, not an address
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return
+    blocked = sorted({str(info[4][0]) for info in infos if is_blocked_address(str(info[4][0]))})
+    if blocked:
+        raise BlockedAddressError(f"{host} resolves to {', '.join(blocked)}: not fetched")
 
 
 def _header(name: bytes, value: bytes) -> bytes:

@@ -14,9 +14,12 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from twisted.python.failure import Failure
+from w3lib.url import safe_url_string
 
 from crawler.capture import CAPTURE_KEY, KIND_KEY, PRIOR_KEY
 from crawler.discovery import (
@@ -38,24 +41,53 @@ logger = logging.getLogger(__name__)
 MAX_FAILURES_KEPT = 500
 
 
+_EXCEPTION_REASONS = {
+    "TimeoutError": "timeout",
+    "TCPTimedOutError": "timeout",
+    "DownloadTimeoutError": "timeout",
+    "ConnectionRefusedError": "connection_refused",
+    "DownloadConnectionRefusedError": "connection_refused",
+    "ProxyTunnelError": "connection_refused",
+    "DNSLookupError": "dns",
+    "CannotResolveHostError": "dns",
+    "ConnectionLost": "connection_lost",
+    "ConnectionClosedError": "connection_closed",
+    "ResponseNeverReceived": "no_response",
+    "ResponseDataLossError": "data_loss",
+    "MalformedResponseError": "malformed_response",
+    "BlockedAddressError": "blocked_address",
+    "DownloadCancelledError": "too_large",
+    "BadGzipFile": "bad_encoding",
+    "error": "bad_encoding",  # zlib.error: a deflate body that does not inflate
+    "ValueError": "bad_url",  # e.g. a redirect to "javascript:..."
+}
+
+
 def failure_reason(failure: Failure) -> str:
     """A short, stable reason for a failed request, for counting and reports."""
     exc = failure.value
-    status = getattr(getattr(exc, "response", None), "status", None)
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status", None)
     if status is not None:
+        if 300 <= status < 400 and response is not None:
+            # the redirect middleware hands back a redirect it will not follow: no Location,
+            # or one to a scheme other than http(s) (file:, ftp:, javascript:, data:)
+            return "bad_redirect"
         return f"http_{status}"
     name = type(exc).__name__
-    if name == "IgnoreRequest" and "robots" in str(exc).lower():
-        return "robots_disallowed"
-    return {
-        "TimeoutError": "timeout",
-        "TCPTimedOutError": "timeout",
-        "ConnectionRefusedError": "connection_refused",
-        "DNSLookupError": "dns",
-        "ConnectionLost": "connection_lost",
-        "ResponseNeverReceived": "no_response",
-        "DownloadCancelledError": "too_large",
-    }.get(name, name)
+    if isinstance(exc, IgnoreRequest):
+        message = str(exc).lower()
+        if "robots" in message:
+            return "robots_disallowed"
+        if "max redirections" in message:
+            return "redirect_loop"
+        if "during decompression" in message:
+            return "decompressed_too_large"
+    if isinstance(exc, OSError) and name not in _EXCEPTION_REASONS:
+        module = type(exc).__module__
+        if module in ("gzip", "zlib") or "gzip" in str(exc).lower():
+            return "bad_encoding"
+    return _EXCEPTION_REASONS.get(name, name)
 
 
 class OpedSpider(Spider):
@@ -84,8 +116,17 @@ class OpedSpider(Spider):
         self.allowed_domains = list(self.source.allowed_domains)
         self.article_re = self.source.article_re
         self._scheduled: set[str] = set()
+        self._documents: set[str] = set()
+        """Canonical URLs of the feeds, sitemaps and listings requested: each is read once."""
         self.failures: list[dict[str, str]] = []
         self.counts: dict[str, int] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> OpedSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(spider.request_scheduled, signal=signals.request_scheduled)
+        return spider
 
     # -- bookkeeping ----------------------------------------------------------------------------
     def _count(self, key: str, n: int = 1) -> None:
@@ -106,6 +147,7 @@ class OpedSpider(Spider):
             yield self._doc_request(url, "listing", self.parse_listing)
 
     def _doc_request(self, url: str, kind: str, callback: Any) -> Request:
+        self._documents.add(canonical_url(url))
         return Request(
             url,
             callback=callback,
@@ -134,7 +176,11 @@ class OpedSpider(Spider):
         self._count("sitemap_entries_old", len(doc.links) - len(recent))
         if doc.kind == "index":
             for link in recent:
-                if allowed(link.url, self.allowed_domains):
+                if not allowed(link.url, self.allowed_domains):
+                    self._count("offsite")
+                elif canonical_url(link.url) in self._documents:
+                    self._count("sitemap_repeated")  # an index listing itself, or a cycle
+                else:
                     yield self._doc_request(link.url, "sitemap", self.parse_sitemap)
             return
         if self.article_re is not None:
@@ -149,9 +195,14 @@ class OpedSpider(Spider):
         yield from self._articles(links, via="listing")
 
     def _articles(self, links: list[Link], *, via: str) -> Iterator[Request]:
+        max_length = self.crawler.settings.getint("URLLENGTH_LIMIT") if self.crawler else 0
         for link in links:
             if not allowed(link.url, self.allowed_domains):
                 self._count("offsite")
+                continue
+            if max_length and len(safe_url_string(link.url)) > max_length:
+                # Scrapy's UrlLengthMiddleware would drop it without a word
+                self._fail(link.url, "url_too_long", detail=f"longer than {max_length} characters")
                 continue
             canon = canonical_url(link.url)
             if canon in self._scheduled:
@@ -209,19 +260,46 @@ class OpedSpider(Spider):
             self._count("articles_fetched")
 
     # -- errors ---------------------------------------------------------------------------------
+    def request_scheduled(self, request: Request, spider: Spider) -> None:
+        """A redirect off the source's domains, which Scrapy's offsite filter drops silently."""
+        redirects = request.meta.get("redirect_urls")
+        if spider is self and redirects and not allowed(request.url, self.allowed_domains):
+            self._fail(redirects[0], "offsite_redirect", detail=f"redirected to {request.url}")
+
+    def request_dropped(self, request: Request, spider: Spider) -> None:
+        """A request the scheduler refused as a duplicate: after a redirect, that is a loop."""
+        redirects = request.meta.get("redirect_urls")
+        if spider is not self or not redirects:
+            return
+        if canonical_url(request.url) in {canonical_url(u) for u in redirects}:
+            self._fail(redirects[0], "redirect_loop", detail=f"redirected back to {request.url}")
+        else:
+            self._count("redirected_to_known")  # a page also fetched under its own URL
+
     def on_error(self, failure: Failure) -> None:
         request = getattr(failure, "request", None)
-        url = request.url if request is not None else "?"
+        url = "?"
+        if request is not None:
+            # the URL that was discovered, not the last hop of its redirects
+            url = (request.meta.get("redirect_urls") or [request.url])[0]
         reason = failure_reason(failure)
         if reason == "robots_disallowed":  # obeying robots.txt is not a failure
             self._count("robots_disallowed")
             logger.info("%s: %s disallowed by robots.txt, not fetched", self.source_name, url)
             return
-        self._fail(url, reason)
+        detail = f"{type(failure.value).__name__}: {failure.value}"
+        if request is not None and request.url != url:
+            detail += f" (at {request.url})"
+        self._fail(url, reason, detail=detail)
 
-    def _fail(self, url: str, reason: str) -> None:
+    def _fail(self, url: str, reason: str, *, detail: str = "") -> None:
+        """Count a failure under ``reason`` (its part before any ``:``) and keep it for the
+        report, with ``detail`` saying what exactly went wrong."""
         key = reason.split(":", 1)[0]
         self._count(f"failed/{key}")
         if len(self.failures) < MAX_FAILURES_KEPT:
-            self.failures.append({"url": url, "reason": reason})
-        logger.warning("%s: %s (%s)", self.source_name, url, reason)
+            entry = {"url": url, "reason": key}
+            if detail or key != reason:
+                entry["detail"] = (detail or reason.split(":", 1)[1].strip())[:300]
+            self.failures.append(entry)
+        logger.warning("%s: %s (%s)", self.source_name, url, detail or reason)
