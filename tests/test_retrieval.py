@@ -428,3 +428,16 @@ def test_export_of_a_work_not_in_the_catalog(catalog: Catalog, tmp_path: Path) -
     with pytest.raises(Exception, match="no work"):
         export_work(catalog, LocalStore(tmp_path), "w-0000000000", out=tmp_path / "x.wacz")
     assert not (tmp_path / "x.wacz").exists()
+
+
+def test_every_command_and_option_is_documented() -> None:
+    from opeds.cli_retrieval import search
+
+    docs = (ROOT / "docs" / "retrieval.md").read_text(encoding="utf-8")
+    for command in (search, get, export):
+        assert command.help and command.name
+        assert f"## `opeds {command.name}" in docs, command.name
+        for param in command.params:
+            for opt in param.opts:
+                if opt.startswith("--") and opt not in ("--archive", "--catalog"):
+                    assert f"`{opt}" in docs, (command.name, opt)
