@@ -65,6 +65,12 @@ def scrapy_settings(settings: Settings, night: str, warcinfo: Mapping[str, str])
             "scrapy.extensions.telnet.TelnetConsole": None,
             "scrapy.extensions.remote_control.RemoteControl": None,
         },
+        "DOWNLOADER_MIDDLEWARES": {
+            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+            "crawler.retry.RetryAfterMiddleware": 550,
+        },
+        "OPEDS_BLOCK_PRIVATE_ADDRESSES": settings.block_private_addresses,
+        "OPEDS_RETRY_AFTER_MAX": settings.retry_after_max,
         "CONCURRENT_REQUESTS": settings.concurrent_requests,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
         "DOWNLOAD_DELAY": settings.crawl_delay,

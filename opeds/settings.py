@@ -49,6 +49,11 @@ class Settings:
     max_pages_per_source: int = 0
     """0 means no limit."""
     obey_robots: bool = True
+    block_private_addresses: bool = False
+    """Refuse targets (and redirects) that resolve to private, loopback or link-local addresses.
+    Turn on in production; the demo and tests reach their sample outlets on 127.0.0.1."""
+    retry_after_max: float = 300.0
+    """The longest ``Retry-After`` wait honoured, in seconds."""
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
     object_lock_mode: str | None = None

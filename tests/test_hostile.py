@@ -616,6 +616,7 @@ def run_night(tmp: Path, web: HostileWeb, *, blocking: bool = False) -> Night:
         crawl_delay=0.0,
         download_timeout=TIMEOUT,
         max_page_bytes=CAP,
+        retry_after_max=1.5,
     )
     begin_night(settings, sf, NIGHT)
     started = time.monotonic()
@@ -761,6 +762,7 @@ def test_50mb_page_stops_at_the_configured_cap(night: Night) -> None:
 def test_retry_after_is_retried_and_counted(night: Night) -> None:
     once = night.web.hits_of(CASE_BY_ID["503-retry-after-then-ok"].url)
     assert len(once) == 2  # retried, then fetched
+    assert once[1].at - once[0].at >= 0.9  # after the one second Retry-After asked for
     always = night.web.hits_of(CASE_BY_ID["429-always"].url)
     assert len(always) == 3  # RETRY_TIMES + 1, not an hour's wait
     # every attempt is archived
