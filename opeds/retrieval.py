@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
+from sqlalchemy import select
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -688,8 +689,6 @@ def _work_articles(catalog: Catalog, work: dict[str, Any]) -> list[Article]:
     if found:
         return found
     # a work not clustered yet is one article
-    from sqlalchemy import select
-
     urls = [m["url"] for m in work["members"]]
     with catalog.connect() as conn:
         rows = conn.execute(

@@ -193,7 +193,18 @@ def _sqlite_version(conn: Connection) -> str:
     return str(conn.exec_driver_sql("SELECT sqlite_version()").scalar())
 
 
+_PG_INDEXES = {ddl.split()[5] for ddl in (*_PG_DDL, *_PLAIN_INDEXES)}
+
+
 def _ensure_postgres(engine: Engine) -> bool:
+    existing = text(
+        "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+        "AND tablename IN ('articles', 'captures')"
+    )
+    with engine.connect() as conn:
+        have = {str(r[0]) for r in conn.execute(existing)}
+    if have >= _PG_INDEXES:  # the trigram index is optional: not looked for
+        return False
     with engine.begin() as conn:
         for ddl in (*_PG_DDL, *_PLAIN_INDEXES):
             conn.exec_driver_sql(ddl)
@@ -217,21 +228,23 @@ _TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 
 
 @dataclass(frozen=True)
-class _Term:
+class TextTerm:
+    """A word or phrase of a text query."""
+
     text: str
     phrase: bool
     negated: bool
     prefix: bool
 
 
-def parse_text_query(query: str) -> list[_Term | str]:
+def parse_text_query(query: str) -> list[TextTerm | str]:
     """Words, ``"phrases"``, ``-excluded`` terms, ``word*`` prefixes and ``OR`` operators."""
-    out: list[_Term | str] = []
+    out: list[TextTerm | str] = []
     for m in _TOKEN.finditer(query):
         neg, phrase, word = m.group(1), m.group(2), m.group(3)
         if phrase is not None:
             if phrase.strip():
-                out.append(_Term(" ".join(phrase.split()), True, bool(neg), False))
+                out.append(TextTerm(" ".join(phrase.split()), True, bool(neg), False))
             continue
         assert word is not None
         if word == "OR":
@@ -243,7 +256,7 @@ def parse_text_query(query: str) -> list[_Term | str]:
         prefix = word.endswith("*") and len(word) > 1
         word = word.rstrip("*")
         if word:
-            out.append(_Term(word, False, negated, prefix))
+            out.append(TextTerm(word, False, negated, prefix))
     while out and out[-1] == "OR":
         out.pop()
     return out

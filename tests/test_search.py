@@ -320,3 +320,13 @@ def test_fts5_query_quotes_every_term() -> None:
     assert fts5_query('regime -assad "a b" OR x*') == '("regime" "a b" OR "x"*) NOT "assad"'
     assert fts5_query('say "hi" there') == '"say" "hi" "there"'
     assert fts5_query('it"s') == '"it""s"'
+
+
+def test_the_index_is_made_once(catalog: Catalog) -> None:
+    search(catalog, author="Hargreaves")  # made by the first search (if not before)
+    again = Catalog(catalog.url)  # another engine, as another process would have
+    try:
+        assert ensure_search_index(again) is False
+        assert search(again, author="Hargreaves")
+    finally:
+        again.close()
