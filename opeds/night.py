@@ -249,6 +249,7 @@ def extract_night(
                     updated=art.updated,
                     language=art.language,
                     section=art.section,
+                    site_name=art.site_name,
                     page_canonical=art.canonical,
                     original_hint=art.to_json().get("original"),
                     body=body,

@@ -120,6 +120,7 @@ articles = Table(
     Column("updated", String(32)),
     Column("language", String(16)),
     Column("section", Text),
+    Column("site_name", Text),  # the name the page gives its outlet (og:site_name, JSON-LD)
     Column("page_canonical", Text),  # rel=canonical as the page states it
     Column("original_hint", Text),  # JSON: attribution evidence found on the page
     Column("body", Text),
@@ -201,6 +202,7 @@ class Article:
     updated: str | None = None
     language: str | None = None
     section: str | None = None
+    site_name: str | None = None
     page_canonical: str | None = None
     original_hint: dict[str, Any] | None = None
     body: str | None = None
