@@ -286,7 +286,7 @@ def export(
     settings = make_settings(archive, catalog_url)
     with open_catalog(settings) as cat, tempfile.TemporaryDirectory(prefix="opeds-export-") as tmp:
         path, to_stdout = _output_path(output, f"{work}.wacz", tmp)
-        with progress_bar("reading records", enabled=not as_json and not to_stdout) as progress:
+        with progress_bar("exporting", enabled=not as_json and not to_stdout) as progress:
             result = export_work(
                 cat,
                 store_for(settings),

@@ -729,7 +729,12 @@ def export_work(
         for c in ordered
     ]
     groups = list(dict.fromkeys(g for p in plans for g in p.groups))
-    records = read_groups(store, groups, progress=progress)
+    steps = len(groups) + 1  # every read, then packaging
+
+    def reading(done: int, _total: int, what: str) -> None:
+        progress(done, steps, what)
+
+    records = read_groups(store, groups, progress=reading)
     path = out if out is not None else Path(f"{work['work']}.wacz")
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", work["work"])
     warc_name = f"opeds-work-{stem}.warc.gz"
@@ -758,6 +763,7 @@ def export_work(
             f"{len(work['members'])} copies on "
             f"{len({m['outlet'] for m in work['members']})} outlets",
         )
+        progress(steps, steps, str(path))
         replay_index = io.StringIO()
         write_cdxj(warc_path, replay_index, filename=warc_name)
         size = _write_atomically(
