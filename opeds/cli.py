@@ -9,88 +9,25 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
-from datetime import UTC, date, datetime
-from functools import wraps
+from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from opeds import __version__
+from opeds.cli_common import (
+    archive_option,
+    echo_progress,
+    human_size,
+    make_settings,
+    parse_night,
+    program_name,
+    user_errors,
+)
+from opeds.cli_retrieval import export, get, search
 from opeds.errors import OpedsError
 from opeds.settings import DEFAULT_ARCHIVE, Settings
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def user_errors(fn: F) -> F:
-    """Turn library errors into one line on stderr and exit code 1 (no traceback)."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except OpedsError as e:
-            raise click.ClickException(str(e)) from None
-        except (FileNotFoundError, PermissionError, IsADirectoryError) as e:
-            raise click.ClickException(f"{e.filename or ''}: {e.strerror}") from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def archive_option(fn: F) -> F:
-    fn = click.option(
-        "--catalog",
-        "catalog_url",
-        envvar="OPEDS_CATALOG_URL",
-        help="Catalog database URL (SQLAlchemy), e.g. postgresql+psycopg://host/db. "
-        "Default: catalog.sqlite inside a local archive, or under OPEDS_STATE_DIR for S3.",
-    )(fn)
-    return click.option(
-        "--archive",
-        envvar="OPEDS_ARCHIVE",
-        default=DEFAULT_ARCHIVE,
-        show_default=True,
-        help="Archive: a local folder or s3://bucket/prefix.",
-    )(fn)
-
-
-def make_settings(archive: str, catalog_url: str | None, **overrides: Any) -> Settings:
-    return Settings.from_env(archive=archive, catalog_url=catalog_url, **overrides)
-
-
-def parse_night(value: str | None) -> str:
-    if not value:
-        return datetime.now(UTC).date().isoformat()
-    try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
-
-
-def echo_progress(msg: str) -> None:
-    click.echo(f"  {msg}", err=True)
-
-
-def program_name() -> str:
-    """How the user ran us: ``opeds`` when that is on PATH, else the path they typed."""
-    import shutil
-
-    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "opeds"
-    found = shutil.which("opeds")
-    if found and os.path.realpath(found) == os.path.realpath(argv0):
-        return "opeds"
-    return argv0 if os.path.basename(argv0) == "opeds" else "opeds"
-
-
-def human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1024 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -139,8 +76,7 @@ def print_summary(outcome: Any, settings: Settings, as_json: bool) -> None:
         title = str(w["title"] or "(untitled)")
         title = title if len(title) <= 60 else title[:59] + "…"
         click.echo(
-            f"    {w['work']}  {title}  ({len(w['members'])} copies, "
-            f"original {w['original']})"
+            f"    {w['work']}  {title}  ({len(w['members'])} copies, original {w['original']})"
         )
     click.echo("  files:")
     for f in report["files"]:
@@ -441,6 +377,10 @@ def replay(archive: str, port: int) -> None:
         raise OpedsError(f"{archive}: no archive here (no warcs/ folder); run 'opeds demo' first")
     click.echo(f"Replaying {path.resolve()} at http://127.0.0.1:{port}/ (collection 'opeds')")
     sys.exit(serve_replay(path, port))
+
+
+for _command in (search, get, export):
+    main.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

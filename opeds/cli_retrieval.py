@@ -19,7 +19,7 @@ from typing import Any
 import click
 from sqlalchemy.engine import make_url
 
-from opeds.cli import archive_option, human_size, make_settings, user_errors
+from opeds.cli_common import archive_option, human_size, make_settings, user_errors
 from opeds.errors import NotFound
 from opeds.settings import Settings
 from storage.catalog import Catalog

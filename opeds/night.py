@@ -193,11 +193,13 @@ def extract_night(
 ) -> ExtractStats:
     """Extract an article from every new article page captured tonight."""
     from crawler.extract import extract_article
+    from storage.search import ensure_search_index
 
     stats = ExtractStats()
     spool = _reading_store(settings)
     remote = store_for(settings) if settings.is_remote else None
     with catalog_for(settings) as cat:
+        ensure_search_index(cat)  # its triggers index each article as it is added
         caps = [
             c
             for c in cat.captures_for_night(night, kind="article")

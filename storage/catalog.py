@@ -257,6 +257,23 @@ class Catalog:
             import storage.minhash  # noqa: F401  (registers the LSH tables on the metadata)
 
             metadata.create_all(self.engine)
+            self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Bring a catalog made by an earlier version up to date: columns added since then are
+        nullable, so adding them is all it takes."""
+        from sqlalchemy import inspect, text
+
+        insp = inspect(self.engine)
+        with self.engine.begin() as c:
+            for table in metadata.sorted_tables:
+                if not insp.has_table(table.name):
+                    continue
+                have = {col["name"] for col in insp.get_columns(table.name)}
+                for col in table.columns:
+                    if col.name not in have and col.nullable:
+                        kind = col.type.compile(dialect=self.engine.dialect)
+                        c.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{col.name}" {kind}'))
 
     @property
     def dialect(self) -> str:

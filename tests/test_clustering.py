@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from opeds.clustering import (
     ClusterConfig,
@@ -42,36 +42,6 @@ from storage.minhash import (
     sketch_text_reference,
     sketch_texts,
 )
-
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-# -- catalogs on SQLite and PostgreSQL -----------------------------------------------------------
-def _postgres_schema() -> Iterator[str]:
-    try:
-        admin = create_engine(PG_URL)
-        with admin.connect() as c:
-            c.execute(text("select 1"))
-    except Exception as exc:  # any driver or connection failure means: no PostgreSQL here
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
-    schema = "t_" + uuid.uuid4().hex[:12]
-    with admin.begin() as c:
-        c.execute(text(f"create schema {schema}"))
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as c:
-            c.execute(text(f"drop schema {schema} cascade"))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty catalog database: a SQLite file, or a schema of its own in PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'catalog.sqlite'}"
-    else:
-        yield from _postgres_schema()
 
 
 @pytest.fixture
