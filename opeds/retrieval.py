@@ -26,7 +26,6 @@ import json
 import os
 import re
 import tempfile
-import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -67,8 +66,6 @@ Role = Literal["request", "response", "revisit", "metadata"]
 MAX_REVISIT_HOPS = 8
 WORK_JSON = "opeds/work.json"
 """The work's description inside an exported package (py-wacz checks files one folder deep)."""
-INDEX_MEMBER = "indexes/index.cdx"
-"""An exported package's index: CDXJ lines, as pywb and ReplayWeb.page read them."""
 DATAPACKAGE_KEY = "opeds"
 """The key under which an exported package's ``datapackage.json`` describes the work."""
 
@@ -762,6 +759,7 @@ def export_work(
             description=f"Work {work['work']}: original {work.get('original')}, "
             f"{len(work['members'])} copies on "
             f"{len({m['outlet'] for m in work['members']})} outlets",
+            replay_index=False,  # finish_package puts in the replay index and the work
         )
         progress(steps, steps, str(path))
         replay_index = io.StringIO()
@@ -816,60 +814,22 @@ def _work_description(
 def finish_package(
     src: Path, dst: BinaryIO, description: dict[str, Any], replay_index: str
 ) -> None:
-    """Copy the WACZ ``src`` to ``dst`` with its index replaced by ``replay_index`` and the work
-    described; ``datapackage.json`` and ``datapackage-digest.json`` are rewritten to match.
-
-    py-wacz indexes every record, metadata records and 304 revisits included, and a replay tool
-    given a URL and time may then serve the JSON metadata record or an empty 304 instead of the
-    page. ``replay_index`` (CDXJ from :func:`storage.cdxj.write_cdxj`, which leaves those out)
-    becomes :data:`INDEX_MEMBER` instead of py-wacz's ``index.cdx.gz``/``index.idx``; the records
-    all stay in the WARC. :data:`WORK_JSON` holds ``description``, and ``datapackage.json`` lists
-    it and sums it up under :data:`DATAPACKAGE_KEY`. Other members are copied as they are.
-    """
+    """Copy the WACZ ``src`` to ``dst`` with ``replay_index`` as its index
+    (:func:`storage.wacz.replace_index`), :data:`WORK_JSON` holding ``description`` and
+    ``datapackage.json`` summing the work up under :data:`DATAPACKAGE_KEY`."""
     body = json.dumps(description, ensure_ascii=False, indent=2).encode("utf-8")
-    index = replay_index.encode("utf-8")
-    added = {WORK_JSON: body, INDEX_MEMBER: index}
-    with zipfile.ZipFile(src) as zin:
-        package = json.loads(zin.read("datapackage.json"))
-        dropped = {n for n in zin.namelist() if n.startswith("indexes/")} | set(added)
-        resources = [r for r in package.get("resources", []) if r.get("path") not in dropped]
-        for name, data in added.items():
-            resources.append(
-                {
-                    "name": name.rsplit("/", 1)[-1],
-                    "path": name,
-                    "hash": f"sha256:{hashlib.sha256(data).hexdigest()}",
-                    "bytes": len(data),
-                }
-            )
-        package["resources"] = sorted(resources, key=lambda r: str(r.get("path")))
-        package[DATAPACKAGE_KEY] = {
-            "work": description["work"],
-            "title": description.get("title"),
-            "original": description.get("original"),
-            "members": [
-                {"url": m["url"], "outlet": m["outlet"], "role": m["role"]}
-                for m in description["members"]
-            ],
-            "description": WORK_JSON,
-        }
-        raw_package = json.dumps(package, ensure_ascii=False, indent=2).encode("utf-8")
-        digest_doc = {
-            "path": "datapackage.json",
-            "hash": f"sha256:{hashlib.sha256(raw_package).hexdigest()}",
-        }
-        stamp = zin.getinfo("datapackage.json").date_time
-        with zipfile.ZipFile(dst, "w") as zout:
-            for info in zin.infolist():
-                if info.filename in dropped or info.filename.startswith("datapackage"):
-                    continue
-                with zin.open(info) as fh:
-                    zout.writestr(info, fh.read(), compress_type=info.compress_type)
-            for name, data in (
-                *added.items(),
-                ("datapackage.json", raw_package),
-                ("datapackage-digest.json", json.dumps(digest_doc, indent=2).encode()),
-            ):
-                zi = zipfile.ZipInfo(name, stamp)
-                zi.compress_type = zipfile.ZIP_DEFLATED
-                zout.writestr(zi, data)
+    summary = {
+        "work": description["work"],
+        "title": description.get("title"),
+        "original": description.get("original"),
+        "members": [
+            {"url": m["url"], "outlet": m["outlet"], "role": m["role"]}
+            for m in description["members"]
+        ],
+        "description": WORK_JSON,
+    }
+    from storage.wacz import replace_index
+
+    replace_index(
+        src, dst, replay_index, members={WORK_JSON: body}, package={DATAPACKAGE_KEY: summary}
+    )

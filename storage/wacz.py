@@ -31,6 +31,8 @@ from storage.reader import Problem, RecordInfo, WarcReadError, check_stream, ite
 from storage.stores import Store
 
 WARC_NAMES = (".warc", ".warc.gz", ".arc", ".arc.gz")
+INDEX_MEMBER = "indexes/index.cdx"
+"""The replay index opeds puts in its packages, in place of py-wacz's."""
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "Pages"}
 
 
@@ -101,10 +103,13 @@ def create_wacz(
     pages: Iterable[Page],
     title: str,
     description: str | None = None,
+    replay_index: bool = True,
 ) -> WaczResult:
     """Package ``warcs`` into ``out`` with py-wacz; ``pages`` become ``pages/pages.jsonl``.
 
-    The package is written as ``<out>.part`` and renamed to ``out`` once py-wacz has finished.
+    With ``replay_index`` (the default) py-wacz's index is replaced by the project's replay index
+    (:func:`replace_index`). The package is written as ``<out>.part`` and renamed to ``out``
+    once complete.
     """
     if not warcs:
         raise WaczError(out.name, 0, "no WARC files to package")
@@ -129,11 +134,80 @@ def create_wacz(
             tmp.unlink(missing_ok=True)
             last = printed.strip().splitlines()[-1:] or ["(no output)"]
             raise WaczError(out.name, 0, f"py-wacz create failed: {last[0]}")
+        if replay_index:
+            from storage.cdxj import merge_indexes, write_cdxj
+
+            parts = []
+            for w in warcs:
+                buf = io.StringIO()
+                write_cdxj(Path(w), buf, filename=Path(w).name)
+                parts.append(io.StringIO(buf.getvalue()))
+            merged = io.StringIO()
+            merge_indexes(parts, merged)
+            packaged = Path(tmpdir) / "packaged.wacz"
+            os.replace(tmp, packaged)
+            with open(tmp, "wb") as fh:
+                replace_index(packaged, fh, merged.getvalue())
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, out)
     unmatched = re.findall(r"unable to find a match for (\S+)", printed)
     return WaczResult(out, len(warcs), page_count - len(unmatched), unmatched)
+
+
+def replace_index(
+    src: Path,
+    dst: BinaryIO,
+    replay_index: str,
+    *,
+    members: dict[str, bytes] | None = None,
+    package: dict[str, Any] | None = None,
+) -> None:
+    """Copy the WACZ ``src`` to ``dst`` with :data:`INDEX_MEMBER` as its only index.
+
+    py-wacz indexes every record, metadata records and 304 revisits included, so a replay tool
+    given a URL and a time may serve the JSON metadata record or an empty 304 instead of the page.
+    ``replay_index`` (CDXJ from :func:`storage.cdxj.write_cdxj`, which leaves those out) takes the
+    place of ``index.cdx.gz``/``index.idx``; the records all stay in the WARCs. ``members`` are
+    added files, ``package`` extra top-level keys of ``datapackage.json``; ``datapackage.json``
+    and ``datapackage-digest.json`` are rewritten to match. Other members are copied as they are.
+    """
+    added = {INDEX_MEMBER: replay_index.encode("utf-8"), **(members or {})}
+    with zipfile.ZipFile(src) as zin:
+        doc = json.loads(zin.read("datapackage.json"))
+        dropped = {n for n in zin.namelist() if n.startswith("indexes/")} | set(added)
+        resources = [r for r in doc.get("resources", []) if r.get("path") not in dropped]
+        for name, data in added.items():
+            resources.append(
+                {
+                    "name": name.rsplit("/", 1)[-1],
+                    "path": name,
+                    "hash": f"sha256:{hashlib.sha256(data).hexdigest()}",
+                    "bytes": len(data),
+                }
+            )
+        doc["resources"] = sorted(resources, key=lambda r: str(r.get("path")))
+        doc.update(package or {})
+        raw_package = json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8")
+        digest_doc = {
+            "path": "datapackage.json",
+            "hash": f"sha256:{hashlib.sha256(raw_package).hexdigest()}",
+        }
+        stamp = zin.getinfo("datapackage.json").date_time
+        with zipfile.ZipFile(dst, "w") as zout:
+            for info in zin.infolist():
+                if info.filename in dropped or info.filename.startswith("datapackage"):
+                    continue
+                with zin.open(info) as fh:
+                    zout.writestr(info, fh.read(), compress_type=info.compress_type)
+            for name, data in (
+                *added.items(),
+                ("datapackage.json", raw_package),
+                ("datapackage-digest.json", json.dumps(digest_doc, indent=2).encode()),
+            ):
+                zi = zipfile.ZipInfo(name, stamp)
+                zi.compress_type = zipfile.ZIP_DEFLATED
+                zout.writestr(zi, data)
 
 
 def create_night_wacz(

@@ -53,7 +53,8 @@ def write_night(root: Path, count: int = 3) -> list[Page]:
             when,
             concurrent_to=rid,
         )
-        writer.write_group([(req, when), (resp, when)])
+        meta = writer.factory.metadata(url, b'{"title": "x"}', when, concurrent_to=rid)
+        writer.write_group([(req, when), (resp, when), (meta, when)])
         pages.append(Page(url, when, f"Op-ed {i}"))
     writer.close()
     return pages
@@ -63,7 +64,7 @@ def test_night_package_is_valid_for_py_wacz(tmp_path: Path) -> None:
     store = LocalStore(tmp_path)
     pages = write_night(tmp_path)
     warc_key = next(store.list("warcs/"))
-    assert len(list(iter_records(tmp_path / warc_key))) == 7  # the writer's output reads strictly
+    assert len(list(iter_records(tmp_path / warc_key))) == 10  # the writer's output reads strictly
     missing = Page("https://news.example/never-captured", datetime(2026, 11, 28, tzinfo=UTC))
     result = create_night_wacz(store, NIGHT, [*pages, missing])
     assert (
@@ -91,6 +92,18 @@ def test_night_package_is_valid_for_py_wacz(tmp_path: Path) -> None:
     records = list(iter_wacz_records(package))
     assert records[0].name == f"night-2026-11-28.wacz#archive/{Path(warc_key).name}"
     assert [r.rec_type for r in records].count("response") == 3
+
+    # the replay index: every response, no metadata record (a replay must serve the page)
+    with zipfile.ZipFile(package) as zf:
+        index = zf.read("indexes/index.cdx").decode().splitlines()
+        assert not [
+            n for n in zf.namelist() if n.startswith("indexes/") and n != "indexes/index.cdx"
+        ]
+    entries = [json.loads(line.split(" ", 2)[2]) for line in index]
+    assert sorted(e["url"] for e in entries if "url" in e) == sorted(
+        p.url for p in pages
+    )
+    assert all(e["filename"] == Path(warc_key).name for e in entries)
 
 
 def test_tampered_package_gives_clear_errors(tmp_path: Path) -> None:
