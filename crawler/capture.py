@@ -166,16 +166,17 @@ class WarcCaptureExtension:
         if not s.getbool("OPEDS_CAPTURE_ENABLED", True):
             raise NotConfigured
         root = s.get("OPEDS_SPOOL_DIR")
-        catalog_url = s.get("OPEDS_CATALOG_URL")
+        # The catalog URL may hold a password: it comes from the spider (constructor arguments are
+        # never logged), not from the settings, which Scrapy logs.
         night = s.get("OPEDS_NIGHT")
-        if not (root and catalog_url and night):
-            raise NotConfigured("OPEDS_SPOOL_DIR, OPEDS_CATALOG_URL and OPEDS_NIGHT are required")
+        if not (root and night):
+            raise NotConfigured("OPEDS_SPOOL_DIR and OPEDS_NIGHT are required")
         warcinfo: dict[str, str] = dict(s.getdict("OPEDS_WARCINFO"))
 
         def make(spider: Spider) -> ExchangeArchiver:
             from pathlib import Path
 
-            catalog = Catalog(catalog_url)
+            catalog = Catalog(str(getattr(spider, "catalog_url", "")))
             source = str(getattr(spider, "source_name", spider.name))
 
             def on_close(closed: ClosedFile) -> None:

@@ -85,7 +85,6 @@ def scrapy_settings(settings: Settings, night: str, warcinfo: Mapping[str, str])
         "LOGSTATS_INTERVAL": 30.0,
         "OPEDS_NIGHT": night,
         "OPEDS_SPOOL_DIR": str(settings.spool_path),
-        "OPEDS_CATALOG_URL": settings.effective_catalog_url,
         "OPEDS_WARC_PREFIX": settings.warc_prefix,
         "OPEDS_WARC_MAX_BYTES": settings.warc_max_bytes,
         "OPEDS_GZIP_LEVEL": settings.gzip_level,

@@ -107,6 +107,7 @@ class OpedSpider(Spider):
         super().__init__(name=f"opeds-{self.source.name}", **kwargs)
         self.source_name = self.source.name
         self.night = date.fromisoformat(night)
+        self.catalog_url = catalog_url
         self.catalog = Catalog(catalog_url)
         self.window_start = datetime.combine(
             self.night - timedelta(days=sitemap_window_days), datetime.min.time(), UTC
