@@ -11,9 +11,9 @@ from opeds.clustering import cluster_articles, work_id_for
 from opeds.errors import NotFound
 from opeds.works import format_work_text, get_work, list_works
 from storage.catalog import Catalog
-from tests.test_clustering import T0, add_article, body, catalog, catalog_url, paragraphs
+from tests.test_clustering import T0, add_article, body, catalog, paragraphs
 
-__all__ = ["catalog", "catalog_url"]  # fixtures shared with the clustering tests
+__all__ = ["catalog"]  # a fixture shared with the clustering tests (catalog_url: conftest)
 
 WORK_KEYS = {"work", "title", "authors", "original", "original_reason", "members"}
 MEMBER_KEYS = {"url", "outlet", "role", "published", "captured"}
