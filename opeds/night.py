@@ -35,7 +35,7 @@ from crawler.urls import outlet_of
 from opeds import __version__
 from opeds.settings import Settings
 from storage.catalog import Article, Catalog, captures
-from storage.records import read_payload
+from storage.reader import read_record_at
 from storage.stores import LocalStore, Store, open_store
 from storage.warc import WarcFileWriter
 
@@ -227,9 +227,13 @@ def extract_night(
                 src = first
             try:
                 store = spool if (spool.size(src.warc_key) is not None or not remote) else remote
-                payload = read_payload(store, src.warc_key, src.offset, src.length)
+                record = read_record_at(
+                    store.read_range(src.warc_key, src.offset, src.length),
+                    name=src.warc_key,
+                    offset=src.offset,
+                )
                 art = extract_article(
-                    payload.body, cap.url, content_type=payload.header("Content-Type")
+                    record.body, cap.url, content_type=record.http_header("Content-Type")
                 )
             except Exception as e:  # a broken page never kills a night
                 logger.warning("extraction failed for %s: %s", cap.url, e)
