@@ -382,13 +382,18 @@ def test_uploads_survive_drops_delays_and_5xx(moto_s3: MotoS3, tmp_path: Path) -
     for key, path in files.items():
         body = client.get_object(Bucket=bucket, Key=f"archive/{key}")["Body"].read()
         assert body == path.read_bytes(), key
-    # the only unfinished uploads are ones whose creation reached the server unanswered
+    # unfinished uploads (never visible as objects; the bucket's lifecycle rule removes them) can
+    # only come from a multipart create, complete or abort request that met a fault
     orphans = [
         p
         for _, m, p, f in proxy.requests
-        if m == "POST" and p.endswith("?uploads") and f in (DROP_AFTER, DELAY)
+        if f in faults
+        and (
+            (m == "POST" and ("?uploads" in p or "uploadId=" in p))
+            or (m == "DELETE" and "uploadId=" in p)
+        )
     ]
-    assert len(_uploads_in_progress(moto_s3, bucket)) == len(orphans)
+    assert len(_uploads_in_progress(moto_s3, bucket)) <= len(orphans)
     assert elapsed < 60
 
 
