@@ -9,12 +9,17 @@ decodes or follows anything) this extension writes it:
   archived before, under any URL, any night (the digest index is the catalog);
 * a ``revisit`` (server-not-modified) when a conditional GET is answered 304.
 
-The capture is recorded in the catalog and left in ``request.meta["opeds_capture"]``.
+The capture is left in ``request.meta["opeds_capture"]`` and written to the WARC file's journal
+before its records (see :mod:`storage.salvage`); the catalog gets captures in batches (every
+``FLUSH_EVERY`` captures or ``FLUSH_SECONDS``, and before a file is closed), so the crawl does
+not wait for a database transaction per page. Payload digests already written by this process
+are looked up in memory before the catalog is asked.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import date
 
@@ -31,6 +36,7 @@ from storage.warc import (
     PROFILE_IDENTICAL,
     PROFILE_NOT_MODIFIED,
     ClosedFile,
+    RecordLocation,
     WarcFileWriter,
     payload_digest,
     rewrite_transfer_encoding,
@@ -42,6 +48,10 @@ EXCHANGE_KEY = EXCHANGE_META_KEY
 CAPTURE_KEY = "opeds_capture"
 KIND_KEY = "opeds_kind"
 PRIOR_KEY = "opeds_prior"
+FLUSH_EVERY = 200
+"""Captures per catalog transaction during a crawl."""
+FLUSH_SECONDS = 2.0
+"""...or fewer, when this long has passed since the last one."""
 
 
 def kind_of(request: Request) -> str:
@@ -69,6 +79,25 @@ class ExchangeArchiver:
         self.source = source
         self.dedup = dedup
         self.counts: dict[str, int] = {}
+        self.pending: list[Capture] = []
+        self._flushed = time.monotonic()
+        self._written: dict[str, Capture] = {}
+        """Full captures this archiver wrote, by payload digest (the first of each)."""
+
+    def flush(self) -> None:
+        """Write pending captures to the catalog (one transaction)."""
+        if self.pending:
+            self.catalog.add_captures(self.pending)
+            self.pending = []
+        self._flushed = time.monotonic()
+
+    def on_file_closed(self, closed: ClosedFile, night: str) -> None:
+        """Before a file counts as closed, the catalog holds every capture in it."""
+        self.flush()
+        self.catalog.record_closed_file(closed, night)
+
+    def _earlier(self, digest: str) -> Capture | None:
+        return self._written.get(digest) or self.catalog.first_capture_with_digest(digest)
 
     def _count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -85,7 +114,7 @@ class ExchangeArchiver:
         if ex.status == 304 and prior is not None:
             record_type, profile, refers = "revisit", PROFILE_NOT_MODIFIED, prior
         elif self.dedup and ex.body and 200 <= ex.status < 300 and not ex.truncated:
-            refers = self.catalog.first_capture_with_digest(digest)
+            refers = self._earlier(digest)
             if refers is not None:
                 record_type, profile = "revisit", PROFILE_IDENTICAL
         if record_type == "revisit":
@@ -112,36 +141,53 @@ class ExchangeArchiver:
                 ip=ex.ip,
                 truncated=ex.truncated,
                 record_id=response_id,
+                payload_digest=digest,
             )
         req = f.request(ex.url, ex.request_bytes, when, concurrent_to=response_id, ip=ex.ip)
-        req_loc, resp_loc = self.writer.write_group([(req, when), (rec, when)])
-        cap = Capture(
-            night=self.night,
-            source=self.source,
-            kind=kind,
-            url=ex.url,
-            canonical_url=canonical_url(ex.url),
-            captured_at=when,
-            status=ex.status,
-            mime=(ex.header("Content-Type") or "").split(";")[0].strip().lower() or None,
-            record_type=record_type,
-            revisit_profile=profile,
-            payload_digest=digest
-            if record_type == "response" or profile == PROFILE_IDENTICAL
-            else (refers.payload_digest if refers else None),
-            refers_to_uri=refers.url if refers and record_type == "revisit" else None,
-            refers_to_date=refers.captured_at if refers and record_type == "revisit" else None,
-            record_id=response_id,
-            warc_key=resp_loc.key,
-            offset=resp_loc.offset,
-            length=resp_loc.length,
-            request_offset=req_loc.offset,
-            request_length=req_loc.length,
-            etag=ex.header("ETag"),
-            last_modified=ex.header("Last-Modified"),
-            ip=ex.ip,
-        )
-        self.catalog.add_capture(cap)
+        mime = (ex.header("Content-Type") or "").split(";")[0].strip().lower() or None
+        revisit = record_type == "revisit"
+
+        def capture(locs: list[RecordLocation]) -> dict[str, object]:
+            req_loc, resp_loc = locs
+            cap = Capture(
+                night=self.night,
+                source=self.source,
+                kind=kind,
+                url=ex.url,
+                canonical_url=canonical_url(ex.url),
+                captured_at=when,
+                status=ex.status,
+                mime=mime,
+                record_type=record_type,
+                revisit_profile=profile,
+                payload_digest=digest
+                if record_type == "response" or profile == PROFILE_IDENTICAL
+                else (refers.payload_digest if refers else None),
+                refers_to_uri=refers.url if refers and revisit else None,
+                refers_to_date=refers.captured_at if refers and revisit else None,
+                record_id=response_id,
+                warc_key=resp_loc.key,
+                offset=resp_loc.offset,
+                length=resp_loc.length,
+                request_offset=req_loc.offset,
+                request_length=req_loc.length,
+                etag=ex.header("ETag"),
+                last_modified=ex.header("Last-Modified"),
+                ip=ex.ip,
+            )
+            made.append(cap)
+            row = dict(cap.__dict__)
+            del row["id"]
+            return row
+
+        made: list[Capture] = []
+        self.writer.write_group([(req, when), (rec, when)], note=capture)
+        cap = made[0]
+        self.pending.append(cap)
+        if record_type == "response" and digest not in self._written:
+            self._written[digest] = cap
+        if len(self.pending) >= FLUSH_EVERY or time.monotonic() - self._flushed >= FLUSH_SECONDS:
+            self.flush()
         self._count("records", 2)
         self._count("revisits" if record_type == "revisit" else "responses")
         self._count("bytes_payload", len(ex.body))
@@ -180,7 +226,7 @@ class WarcCaptureExtension:
             source = str(getattr(spider, "source_name", spider.name))
 
             def on_close(closed: ClosedFile) -> None:
-                catalog.record_closed_file(closed, night)
+                archiver.on_file_closed(closed, night)
                 if crawler.stats:
                     crawler.stats.inc_value("opeds/warc_files")
 
@@ -192,14 +238,16 @@ class WarcCaptureExtension:
                 gzip_level=s.getint("OPEDS_GZIP_LEVEL", 2),
                 warcinfo={**warcinfo, "opeds-source": source},
                 on_close=on_close,
+                journal=True,
             )
-            return ExchangeArchiver(
+            archiver = ExchangeArchiver(
                 writer,
                 catalog,
                 night=night,
                 source=source,
                 dedup=s.getbool("OPEDS_DEDUP", True),
             )
+            return archiver
 
         ext = cls(crawler, make)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
@@ -214,6 +262,7 @@ class WarcCaptureExtension:
     def spider_closed(self, spider: Spider) -> None:
         if self.archiver is not None:
             self.archiver.writer.close()
+            self.archiver.flush()
             self.archiver.catalog.close()
 
     def request_left_downloader(self, request: Request, spider: Spider) -> None:

@@ -87,6 +87,7 @@ from scrapy.utils.ssl import _log_sslobj_debug_info, _make_insecure_ssl_ctx, _ma
 from scrapy.utils.url import add_http_if_no_scheme
 
 from crawler.exchange import Exchange
+from storage.faults import crash_point
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -633,6 +634,7 @@ class ArchivingDownloadHandler(BaseHttpDownloadHandler):
         try:
             async for chunk in body.chunks():
                 attempt.body += chunk
+                crash_point("http-response")
                 received = len(attempt.body)
                 if stop := check_stop_download(
                     signals.bytes_received, self.crawler, request, data=chunk

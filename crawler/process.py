@@ -68,6 +68,7 @@ def scrapy_settings(settings: Settings, night: str, warcinfo: Mapping[str, str])
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "crawler.retry.RetryAfterMiddleware": 550,
+            "crawler.resume.ArchivedTonightMiddleware": 960,
         },
         "OPEDS_BLOCK_PRIVATE_ADDRESSES": settings.block_private_addresses,
         "OPEDS_RETRY_AFTER_MAX": settings.retry_after_max,

@@ -158,7 +158,7 @@ def opeds_nightly() -> None:
         from opeds.night import cluster_night, extract_night
 
         with af.night_task() as t:
-            af.discard_unfinished(t.settings, t.night)
+            af.recover_unfinished(t.settings, t.night)
             stats = extract_night(t.settings, t.night, progress=print)
             works = cluster_night(t.settings, t.night)
             night_articles = af.night_articles_by_source(t.settings, t.night)
@@ -171,7 +171,7 @@ def opeds_nightly() -> None:
         from opeds.night import seal_night, write_metadata
 
         with af.night_task() as t:
-            af.discard_unfinished(t.settings, t.night)
+            af.recover_unfinished(t.settings, t.night)
             metadata = write_metadata(t.settings, t.night)
             sealed = seal_night(t.settings, t.night, progress=print)
         return {"metadata_records": metadata, "files": af.sealed_files(sealed)}

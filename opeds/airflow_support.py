@@ -10,8 +10,8 @@ The DAG files (``dags/``) stay thin: each task imports this module lazily and ca
 * what travels through XCom: keys and counts (:func:`crawl_summary`, :func:`extract_counts`,
   :func:`sealed_files`), and the night report rebuilt from them (:func:`night_report`);
 * keeping re-runs idempotent: a completed crawl of a source is remembered for the night
-  (:func:`save_completed_crawl`), and the unfinished output of a failed try is discarded before
-  anything is sealed (:func:`discard_unfinished`).
+  (:func:`save_completed_crawl`), and the unfinished output of a failed try is recovered before
+  anything is sealed: complete records kept, the rest dropped (:func:`recover_unfinished`).
 
 Airflow itself is imported inside the few functions that talk to it, so everything else here is
 plain Python that tests call directly.
@@ -453,11 +453,11 @@ def crawl_source(
     return summary
 
 
-def discard_unfinished(settings: Settings, night: str, source: str | None = None) -> list[str]:
-    """:func:`opeds.night.discard_unfinished`, imported when a task runs (not at DAG parse)."""
-    from opeds.night import discard_unfinished as discard
+def recover_unfinished(settings: Settings, night: str, source: str | None = None) -> Any:
+    """:func:`opeds.night.recover_unfinished`, imported when a task runs (not at DAG parse)."""
+    from opeds.night import recover_unfinished as recover
 
-    return discard(settings, night, source)
+    return recover(settings, night, source)
 
 
 # -- later steps --------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from opeds import __version__
 from opeds.settings import Settings
 from storage.catalog import Article, Catalog, captures
 from storage.reader import read_record_at
+from storage.salvage import Salvage
 from storage.stores import LocalStore, Store, open_store
 from storage.warc import WarcFileWriter
 
@@ -104,48 +105,77 @@ def begin_night(settings: Settings, sources_file: SourcesFile, night: str) -> No
 
 
 # -- 2. crawl -----------------------------------------------------------------------------------
-def discard_unfinished(settings: Settings, night: str, source: str | None = None) -> list[str]:
-    """Drop what a failed try left half-written for ``night`` (only ``source``'s, when given).
+@dataclass
+class Recovery:
+    """What :func:`recover_unfinished` did: files salvaged (kept, complete records only) and
+    files discarded (nothing whole in them, or not salvageable)."""
 
-    WARC files are written as ``<name>.open`` and renamed when complete; a crawl or metadata
-    writer that died leaves the ``.open`` file behind, with catalog rows pointing at its final
-    name. Those rows go (captures of the file, articles extracted from them; metadata locations
-    are cleared so the records are written again) and so does the file, so nothing of a failed
-    try is ever sealed, indexed or counted as archived. Returns the keys discarded.
+    salvaged: list[Salvage] = field(default_factory=list)
+    discarded: list[str] = field(default_factory=list)
+
+    @property
+    def keys(self) -> list[str]:
+        return sorted([s.key for s in self.salvaged] + self.discarded)
+
+
+def recover_unfinished(settings: Settings, night: str, source: str | None = None) -> Recovery:
+    """Make good what a killed try left half-written for ``night`` (only ``source``'s, if given).
+
+    WARC files are written as ``<name>.open`` and renamed when complete. A crawl that died leaves
+    its ``.open`` file and the file's journal: the complete record groups are kept, the file is
+    cut after the last of them and renamed, and the catalog gets their rows, so the next try
+    neither loses nor re-fetches them (:mod:`storage.salvage`). A file without a journal (a
+    metadata writer's) is discarded with its catalog locations, so its records are written again.
+    Nothing of a failed try is ever sealed or indexed half-written.
     """
     from sqlalchemy import delete, select, update
 
     from storage.catalog import articles, captures
-    from storage.warc import OPEN_SUFFIX
+    from storage.salvage import salvage_file
+    from storage.warc import JOURNAL_SUFFIX, OPEN_SUFFIX
 
+    recovery = Recovery()
     day = date.fromisoformat(night)
     folder = settings.spool_path / "warcs" / f"{day:%Y/%m/%d}"
     if not folder.is_dir():
-        return []
+        return recovery
     name_re = re.compile(
         re.escape(f"{settings.warc_prefix}-{source}-") + r"\d{17}-\d{5}-"
         if source
         else re.escape(f"{settings.warc_prefix}-")
     )
-    leftovers = sorted(
-        p for p in folder.glob(f"*{OPEN_SUFFIX}") if name_re.match(p.name) and p.is_file()
-    )
-    if not leftovers:
-        return []
-    keys = [p.relative_to(settings.spool_path).as_posix()[: -len(OPEN_SUFFIX)] for p in leftovers]
-    with catalog_for(settings) as cat, cat.engine.begin() as c:
-        dangling = select(captures.c.id).where(captures.c.warc_key.in_(keys))
-        c.execute(delete(articles).where(articles.c.capture_id.in_(dangling)))
-        c.execute(delete(captures).where(captures.c.warc_key.in_(keys)))
-        c.execute(
-            update(articles)
-            .where(articles.c.metadata_warc_key.in_(keys))
-            .values(metadata_warc_key=None, metadata_offset=None, metadata_length=None)
+    keys: dict[str, bool] = {}  # key -> has a journal
+    for p in folder.iterdir():
+        for suffix in (OPEN_SUFFIX, JOURNAL_SUFFIX):
+            if p.name.endswith(suffix) and name_re.match(p.name) and p.is_file():
+                key = p.relative_to(settings.spool_path).as_posix()[: -len(suffix)]
+                keys[key] = keys.get(key, False) or suffix == JOURNAL_SUFFIX
+    discard = sorted(k for k, journal in keys.items() if not journal)
+    with catalog_for(settings) as cat:
+        for key in sorted(k for k, journal in keys.items() if journal):
+            outcome = salvage_file(settings.spool_path, key, cat, night)
+            if outcome.deleted:
+                recovery.discarded.append(key)
+            else:
+                recovery.salvaged.append(outcome)
+        if discard:
+            with cat.engine.begin() as c:
+                dangling = select(captures.c.id).where(captures.c.warc_key.in_(discard))
+                c.execute(delete(articles).where(articles.c.capture_id.in_(dangling)))
+                c.execute(delete(captures).where(captures.c.warc_key.in_(discard)))
+                c.execute(
+                    update(articles)
+                    .where(articles.c.metadata_warc_key.in_(discard))
+                    .values(metadata_warc_key=None, metadata_offset=None, metadata_length=None)
+                )
+    for key in discard:
+        (settings.spool_path / (key + OPEN_SUFFIX)).unlink(missing_ok=True)
+    recovery.discarded = sorted(recovery.discarded + discard)
+    if recovery.discarded:
+        logger.warning(
+            "discarded %d unfinished WARC file(s) of night %s", len(recovery.discarded), night
         )
-    for p in leftovers:
-        p.unlink(missing_ok=True)
-    logger.warning("discarded %d unfinished WARC file(s) of night %s", len(keys), night)
-    return keys
+    return recovery
 
 
 def crawl_night(
@@ -159,15 +189,20 @@ def crawl_night(
 ) -> CrawlResult:
     settings.spool_path.mkdir(parents=True, exist_ok=True)
     for src in sources:
-        discard_unfinished(settings, night, src.name)
-    return run_crawl(
-        settings,
-        sources,
-        night_id(night),
-        warcinfo=warcinfo_fields(settings, night, sources_sha256),
-        env=env,
-        log_path=log_path,
-    )
+        recover_unfinished(settings, night, src.name)
+    try:
+        return run_crawl(
+            settings,
+            sources,
+            night_id(night),
+            warcinfo=warcinfo_fields(settings, night, sources_sha256),
+            env=env,
+            log_path=log_path,
+        )
+    finally:
+        # the crawl process is gone: whatever it left open, it left for good (killed, crashed)
+        for src in sources:
+            recover_unfinished(settings, night, src.name)
 
 
 # -- 3. extract ---------------------------------------------------------------------------------

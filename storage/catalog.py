@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     event,
     func,
@@ -34,6 +35,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, make_url
+
+from storage.faults import crash_point
 
 metadata = MetaData()
 
@@ -233,6 +236,20 @@ class Article:
         return d
 
 
+# statements the crawl runs once per page, built once (SQLAlchemy then reuses their compiled form)
+_FIRST_WITH_DIGEST = (
+    select(captures)
+    .where(captures.c.payload_digest == bindparam("digest"), captures.c.record_type == "response")
+    .order_by(captures.c.captured_at, captures.c.id)
+    .limit(1)
+)
+_HISTORY = (
+    select(captures)
+    .where(captures.c.canonical_url == bindparam("canonical"))
+    .order_by(captures.c.captured_at, captures.c.id)
+)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -336,16 +353,29 @@ class Catalog:
             cap.id = int(pk[0])
             return cap.id
 
+    def add_captures(self, caps: Sequence[Capture]) -> None:
+        """Insert many captures in one transaction (the crawl writes them in batches)."""
+        if not caps:
+            return
+        rows = []
+        for cap in caps:
+            row = dict(cap.__dict__)
+            row.pop("id")
+            rows.append(row)
+        with self.engine.begin() as c:
+            c.execute(insert(captures), rows)
+            crash_point("catalog-write")
+
+    def capture_record_ids(self, warc_key: str) -> set[str]:
+        """Record ids of the captures whose response (or revisit) lies in a WARC file."""
+        q = select(captures.c.record_id).where(captures.c.warc_key == warc_key)
+        with self.engine.connect() as c:
+            return {r[0] for r in c.execute(q)}
+
     def first_capture_with_digest(self, digest: str) -> Capture | None:
         """The earliest full (non-revisit) capture of a payload, any URL, any night."""
-        q = (
-            select(captures)
-            .where(captures.c.payload_digest == digest, captures.c.record_type == "response")
-            .order_by(captures.c.captured_at, captures.c.id)
-            .limit(1)
-        )
         with self.engine.connect() as c:
-            row = c.execute(q).first()
+            row = c.execute(_FIRST_WITH_DIGEST, {"digest": digest}).first()
         return Capture.from_row(row) if row else None
 
     def latest_full_capture(self, canonical_url: str, kind: str | None = None) -> Capture | None:
@@ -363,13 +393,9 @@ class Catalog:
         return Capture.from_row(row) if row else None
 
     def capture_history(self, canonical_url: str) -> list[Capture]:
-        q = (
-            select(captures)
-            .where(captures.c.canonical_url == canonical_url)
-            .order_by(captures.c.captured_at, captures.c.id)
-        )
+        """Every capture of a canonical URL, oldest first."""
         with self.engine.connect() as c:
-            return [Capture.from_row(r) for r in c.execute(q)]
+            return [Capture.from_row(r) for r in c.execute(_HISTORY, {"canonical": canonical_url})]
 
     def captures_for_night(
         self, night: str, *, kind: str | None = None, source: str | None = None

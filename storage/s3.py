@@ -44,6 +44,7 @@ from botocore.exceptions import (
 )
 
 from opeds.errors import ConfigError, NotFound, OpedsError, StoreError
+from storage.faults import crash_point
 from storage.stores import CHUNK, StoredObject, check_key
 
 if TYPE_CHECKING:
@@ -522,6 +523,7 @@ class S3Store:
         if not plan.multipart:
             part = plan.parts[0]
             body = _read_exact(path, part)
+            crash_point("store-upload")
             resp = self.client.put_object(
                 **common,
                 Body=body,
@@ -548,6 +550,7 @@ class S3Store:
                     ChecksumAlgorithm="SHA256",
                     ChecksumSHA256=_b64(part.sha256),
                 )
+                crash_point("store-upload")
                 echoed = resp_part.get("ChecksumSHA256")
                 if echoed is not None and echoed != _b64(part.sha256):
                     raise _VerifyError(f"part {part.number}: server checksum {echoed} differs")

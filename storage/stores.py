@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol
 
 from opeds.errors import NotFound, StoreError
+from storage.faults import crash_point
 
 CHUNK = 1024 * 1024
 
@@ -102,6 +103,7 @@ class LocalStore:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(dest.name + ".part")
         shutil.copyfile(path, tmp)
+        crash_point("store-upload")
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         got_size, got = sha256_file(tmp)

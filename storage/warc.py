@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import os
 import re
 import socket
@@ -30,11 +31,14 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import BaseWARCWriter
 
+from storage.faults import crash_point
+
 WARC_VERSION = "WARC/1.1"
 PROFILE_IDENTICAL = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 PROFILE_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 ORIG_HEADER_PREFIX = "X-Archive-Orig-"
 OPEN_SUFFIX = ".open"
+JOURNAL_SUFFIX = ".journal"
 _CHUNK = 256 * 1024
 
 
@@ -187,9 +191,17 @@ class RecordFactory(RecordBuilder):
         ip: str | None = None,
         truncated: str | None = None,
         record_id: str | None = None,
+        payload_digest: str | None = None,
     ) -> ArcWarcRecord:
+        """A response record; ``payload_digest``, when the caller has it, saves hashing twice."""
         warc = _fields(
-            "response", uri, when, record_id, WARC_IP_Address=ip, WARC_Truncated=truncated
+            "response",
+            uri,
+            when,
+            record_id,
+            WARC_IP_Address=ip,
+            WARC_Truncated=truncated,
+            WARC_Payload_Digest=payload_digest,
         )
         return self.create_warc_record(
             uri,
@@ -292,6 +304,7 @@ class WarcFileWriter:
         warcinfo: Mapping[str, str],
         on_close: Callable[[ClosedFile], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        journal: bool = False,
     ):
         self.root = Path(root)
         self.prefix = prefix
@@ -311,6 +324,8 @@ class WarcFileWriter:
         self._first: datetime | None = None
         self._last: datetime | None = None
         self._sha = hashlib.sha256()
+        self._journal: IO[bytes] | None = None
+        self.journal = journal
         self.closed_files: list[ClosedFile] = []
 
     @property
@@ -326,6 +341,8 @@ class WarcFileWriter:
         self._path = self.root / self._key
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(str(self._path) + OPEN_SUFFIX, "wb")
+        if self.journal:
+            self._journal = open(str(self._path) + JOURNAL_SUFFIX, "wb")
         self._records = 0
         self._first = self._last = None
         self._sha = hashlib.sha256()
@@ -337,32 +354,69 @@ class WarcFileWriter:
         info.update(self.info)
         self._write_one(self.factory.warcinfo(name, info, now), now)
 
-    def _write_one(self, record: ArcWarcRecord, when: datetime) -> RecordLocation:
-        assert self._fh is not None
+    @property
+    def position(self) -> int:
+        """Bytes written to the current file (0 when none is open)."""
+        return self._fh.tell() if self._fh is not None else 0
+
+    def _serialise(self, record: ArcWarcRecord) -> bytes:
         buf = io.BytesIO()
         member = GzipMemberWriter(buf, self.level)
         self._ser._write_warc_record(member, record)
         member.close()
-        data = buf.getvalue()
+        return buf.getvalue()
+
+    def _write_one(self, record: ArcWarcRecord, when: datetime) -> RecordLocation:
+        return self._write_serialised([(record, when, self._serialise(record))], None)[0]
+
+    def _write_serialised(
+        self,
+        group: list[tuple[ArcWarcRecord, datetime, bytes]],
+        note: Callable[[list[RecordLocation]], Mapping[str, Any]] | None,
+    ) -> list[RecordLocation]:
+        assert self._fh is not None
         offset = self._fh.tell()
-        self._fh.write(data)
-        self._sha.update(data)
-        self._records += 1
-        self._first = self._first or when
-        self._last = when
-        return RecordLocation(
-            str(record.rec_headers.get_header("WARC-Record-ID")), self._key, offset, len(data)
-        )
+        locs = []
+        for record, _, data in group:
+            rid = str(record.rec_headers.get_header("WARC-Record-ID"))
+            locs.append(RecordLocation(rid, self._key, offset, len(data)))
+            offset += len(data)
+        if self._journal is not None and note is not None:
+            line = json.dumps(note(locs), default=_json_default, ensure_ascii=False)
+            self._journal.write(line.encode("utf-8") + b"\n")
+            self._journal.flush()
+        for i, (_, when, data) in enumerate(group):
+            if i == len(group) - 1 and len(data) > 1:
+                self._fh.write(data[: len(data) // 2])
+                crash_point("warc-record")  # half a record on disk
+                self._fh.write(data[len(data) // 2 :])
+            else:
+                self._fh.write(data)
+            self._sha.update(data)
+            self._records += 1
+            self._first = self._first or when
+            self._last = when
+        return locs
 
     def write_group(
-        self, records: Iterable[tuple[ArcWarcRecord, datetime]]
+        self,
+        records: Iterable[tuple[ArcWarcRecord, datetime]],
+        *,
+        note: Callable[[list[RecordLocation]], Mapping[str, Any]] | None = None,
     ) -> list[RecordLocation]:
-        """Write records together in one file; rotate first if the file is full."""
+        """Write records together in one file; rotate first if the file is full.
+
+        With ``journal=True``, ``note(locations)`` describes the group (a catalog row); it is
+        appended to the file's journal, ``<name>.journal``, *before* the records are written, so
+        after a crash every complete group is described, and a described group that did not
+        reach the disk whole is found by reading it (:mod:`storage.salvage`).
+        """
         if self._fh is not None and self._fh.tell() >= self.max_bytes:
             self.close()
         if self._fh is None:
             self._open()
-        locs = [self._write_one(rec, when) for rec, when in records]
+        group = [(rec, when, self._serialise(rec)) for rec, when in records]
+        locs = self._write_serialised(group, note)
         assert self._fh is not None
         self._fh.flush()
         return locs
@@ -376,6 +430,7 @@ class WarcFileWriter:
         os.fsync(fh.fileno())
         size = fh.tell()
         fh.close()
+        crash_point("warc-rotation")  # complete, not yet under its final name
         os.replace(str(self._path) + OPEN_SUFFIX, self._path)
         closed = ClosedFile(
             self._key,
@@ -389,4 +444,15 @@ class WarcFileWriter:
         self.closed_files.append(closed)
         if self.on_close:
             self.on_close(closed)
+        if self._journal is not None:
+            # the catalog holds every row of the file now: its journal has served
+            self._journal.close()
+            self._journal = None
+            os.unlink(str(self._path) + JOURNAL_SUFFIX)
         return closed
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

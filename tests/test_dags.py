@@ -290,7 +290,7 @@ def test_missing_sources_file_says_how_to_fix_it(tmp_path: Path) -> None:
     assert af.sources_path({"sources": "/x.toml"}, {"OPEDS_SOURCES": "/y.toml"}) == Path("/x.toml")
 
 
-def test_discard_unfinished_drops_only_what_a_failed_try_left(tmp_path: Path) -> None:
+def test_recovery_drops_only_what_a_failed_try_left_unsalvageable(tmp_path: Path) -> None:
     from opeds.night import catalog_for
     from opeds.settings import Settings
     from storage.catalog import Article, Capture, captures
@@ -335,7 +335,7 @@ def test_discard_unfinished_drops_only_what_a_failed_try_left(tmp_path: Path) ->
             )
         )
 
-    assert af.discard_unfinished(settings, NIGHT, "alpha") == [open_key]
+    assert af.recover_unfinished(settings, NIGHT, "alpha").discarded == [open_key]
     assert not (settings.spool_path / (open_key + ".open")).exists()
     assert (settings.spool_path / done_key).read_bytes() == b"complete"
     assert (settings.spool_path / (other_key + ".open")).exists()  # "alpha-beta" is not "alpha"
@@ -345,8 +345,8 @@ def test_discard_unfinished_drops_only_what_a_failed_try_left(tmp_path: Path) ->
         assert cat.articles_for_night(NIGHT) == []
         assert cat.count(captures) == 2
     # the whole night: the other source's leftover goes too; twice is harmless
-    assert af.discard_unfinished(settings, NIGHT) == [other_key]
-    assert af.discard_unfinished(settings, NIGHT) == []
+    assert af.recover_unfinished(settings, NIGHT).discarded == [other_key]
+    assert af.recover_unfinished(settings, NIGHT).keys == []
 
 
 def test_report_names_failed_sources() -> None:

@@ -1,0 +1,333 @@
+"""A night killed with SIGKILL at the worst moments loses nothing and resumes without re-fetching.
+
+Each test kills the crawl (or the whole ``opeds crawl`` command) at one point, then checks the
+state the kill left: every file under a final name is complete, every record the crawl finished
+writing is readable in the ``.open`` file. Then the night runs again and is checked whole: every
+article archived exactly once, every catalog row pointing at a readable record, no leftover
+``.open`` or journal files, and no article that was archived before the kill fetched again.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from crawler.process import CrawlError, run_crawl
+from crawler.sources import load_sources
+from opeds.loopback import LoopbackWeb, Page
+from opeds.night import begin_night, catalog_for, night_id, warcinfo_fields
+from opeds.settings import Settings
+from storage.reader import RecordInfo, WarcReadError, iter_records, read_record_at
+from storage.warc import JOURNAL_SUFFIX, OPEN_SUFFIX
+from tests.s3server import MotoS3, moto_s3_fixture  # noqa: F401  (fixture)
+from tests.sitekit import article_html
+from tests.warccheck import check_warc
+
+NIGHT = "2026-11-28"
+HOST = "http://wire.example"
+ARTICLES = 36
+OPEDS = str(Path(sys.executable).with_name("opeds"))
+
+
+def outlet(delay: float = 0.0) -> dict[str, Page]:
+    urls = [f"{HOST}/opinion/piece-{i}.html" for i in range(ARTICLES)]
+    sitemap = "".join(f"<url><loc>{u}</loc></url>" for u in urls)
+    pages = {
+        f"{HOST}/robots.txt": Page(
+            b"User-agent: *\nAllow: /\n", headers=[("Content-Type", "text/plain")]
+        ),
+        f"{HOST}/sitemap.xml": Page(
+            f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"{sitemap}</urlset>".encode(),
+            headers=[("Content-Type", "application/xml")],
+        ),
+    }
+    for i, u in enumerate(urls):
+        # chunked in small pieces, so a response arrives in several reads
+        pages[u] = Page.html(
+            article_html(i, f"Opinion number {i}", paras=6 + i % 4),
+            chunked=True,
+            chunk_size=700,
+            delay=delay,
+        )
+    return pages
+
+
+@pytest.fixture
+def web() -> Iterator[LoopbackWeb]:
+    with LoopbackWeb(outlet()) as w:
+        yield w
+
+
+def sources_file(tmp_path: Path) -> Path:
+    path = tmp_path / "sources.toml"
+    path.write_text(
+        f'[[source]]\nname = "wire"\nsitemaps = ["{HOST}/sitemap.xml"]\n'
+        'allowed_domains = ["wire.example"]\ncrawl_delay = 0.0\n'
+    )
+    return path
+
+
+def proxy_env(web: LoopbackWeb, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env.pop("OPEDS_CRASH_AT", None)
+    env["http_proxy"] = env["https_proxy"] = web.proxy_url
+    env["no_proxy"] = "127.0.0.1,localhost"
+    env.update(extra)
+    return env
+
+
+def small_files(tmp_path: Path) -> Settings:
+    """Files of ~20 kB, so a crawl of 36 articles rotates several times."""
+    return Settings(archive=str(tmp_path / "archive"), warc_max_bytes=20_000)
+
+
+def kill_crawl(tmp_path: Path, web: LoopbackWeb, settings: Settings, point: str) -> None:
+    """Run the crawl process with a crash point armed; it must die of SIGKILL."""
+    sf = load_sources(sources_file(tmp_path))
+    begin_night(settings, sf, NIGHT)
+    with pytest.raises(CrawlError, match="exited with code -9"):
+        run_crawl(
+            settings,
+            sf.sources,
+            night_id(NIGHT),
+            warcinfo=warcinfo_fields(settings, NIGHT, sf.sha256),
+            env=proxy_env(web, OPEDS_CRASH_AT=point),
+            log_path=tmp_path / "crawl.log",
+        )
+
+
+def day_folder(settings: Settings) -> Path:
+    return settings.spool_path / "warcs" / "2026" / "11" / "28"
+
+
+def complete_records(path: Path) -> dict[str, RecordInfo]:
+    """The complete records at the start of a (possibly cut) WARC file, by record id, each
+    checked (digests included); reading stops at the first that is not whole."""
+    out: dict[str, RecordInfo] = {}
+    try:
+        for info in iter_records(path, name=path.name):
+            assert info.record_id
+            out[info.record_id] = info
+    except WarcReadError:
+        assert path.name.endswith(OPEN_SUFFIX), f"{path.name} is damaged"
+    return out
+
+
+def state_after_kill(settings: Settings) -> dict[str, RecordInfo]:
+    """Checks of what a kill left; returns every complete record."""
+    folder = day_folder(settings)
+    complete: dict[str, RecordInfo] = {}
+    for path in sorted(folder.glob("*.warc.gz")):
+        check_warc(path)  # a final name is only ever given to a complete file
+        complete.update(complete_records(path))
+    for path in sorted(folder.glob(f"*{OPEN_SUFFIX}")):
+        complete.update(complete_records(path))
+    return complete
+
+
+def archived_urls(records: dict[str, RecordInfo]) -> set[str]:
+    """Article URLs with a complete response record."""
+    return {
+        r.target_uri
+        for r in records.values()
+        if r.rec_type == "response" and r.target_uri and "/opinion/" in r.target_uri
+    }
+
+
+def assert_night_whole(settings: Settings, kept: dict[str, RecordInfo]) -> None:
+    """The resumed night: every article once, every row readable, nothing left over."""
+    folder = day_folder(settings)
+    assert not list(folder.glob(f"*{OPEN_SUFFIX}")), "an unfinished file is left"
+    assert not list(folder.glob(f"*{JOURNAL_SUFFIX}")), "a journal is left"
+    files = sorted(folder.glob("*.warc.gz"))
+    for path in files:
+        check_warc(path)
+    with catalog_for(settings) as cat:
+        caps = cat.captures_for_night(NIGHT)
+        recorded = {f["key"]: f for f in cat.warc_files_for_night(NIGHT)}
+    on_disk = {p.relative_to(settings.spool_path).as_posix() for p in files}
+    assert set(recorded) == on_disk
+    for key, f in recorded.items():
+        assert (settings.spool_path / key).stat().st_size == f["size"], key
+    twice = [u for u, n in Counter(c.url for c in caps).items() if n > 1]
+    assert not twice, f"captured twice: {twice}"
+    articles = Counter(c.url for c in caps if c.kind == "article")
+    expected = {f"{HOST}/opinion/piece-{i}.html" for i in range(ARTICLES)}
+    assert set(articles) == expected
+    assert max(articles.values()) == 1, [u for u, n in articles.items() if n > 1]
+    for c in caps:
+        data = (settings.spool_path / c.warc_key).read_bytes()[c.offset : c.offset + c.length]
+        rec = read_record_at(data, name=c.warc_key, offset=c.offset)
+        assert (rec.info.target_uri, rec.info.record_id) == (c.url, c.record_id)
+    now: dict[str, RecordInfo] = {}
+    for path in files:
+        now.update(complete_records(path))
+    lost = [r.target_uri for rid, r in kept.items() if rid not in now]
+    assert not lost, f"records completed before the kill are gone: {lost}"
+    for rid, r in kept.items():  # the same record, same bytes
+        assert (now[rid].block_digest, now[rid].rec_type) == (r.block_digest, r.rec_type)
+    assert {c.record_id for c in caps} <= set(now)
+
+
+def resume(
+    tmp_path: Path, web: LoopbackWeb, settings: Settings
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            OPEDS,
+            "crawl",
+            "--sources",
+            str(sources_file(tmp_path)),
+            "--archive",
+            settings.archive,
+            "--night",
+            NIGHT,
+            "--log",
+            str(tmp_path / "resume.log"),
+        ],
+        env=proxy_env(web, OPEDS_WARC_MAX_BYTES=str(settings.warc_max_bytes)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize(
+    "point",
+    ["http-response:40", "warc-record:12", "warc-rotation:2", "catalog-write:2"],
+)
+def test_a_crawl_killed_mid_way_keeps_every_complete_record_and_resumes(
+    tmp_path: Path, web: LoopbackWeb, point: str
+) -> None:
+    settings = small_files(tmp_path)
+    kill_crawl(tmp_path, web, settings, point)
+    kept = state_after_kill(settings)
+    before = archived_urls(kept)
+    assert 0 < len(before) < ARTICLES, (point, len(before))
+    web.clear_log()
+
+    res = resume(tmp_path, web, settings)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert_night_whole(settings, kept)
+    refetched = {u for u in before if web.hits(u)}
+    assert not refetched, f"{len(refetched)} archived article(s) fetched again"
+    # what was not archived before the kill was fetched now, once
+    for i in range(ARTICLES):
+        url = f"{HOST}/opinion/piece-{i}.html"
+        assert web.hits(url) == (0 if url in before else 1), url
+
+
+def opeds_crawl(
+    tmp_path: Path, env: dict[str, str], archive: str, *, log: str
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            OPEDS,
+            "crawl",
+            "--sources",
+            str(sources_file(tmp_path)),
+            "--archive",
+            archive,
+            "--night",
+            NIGHT,
+            "--log",
+            str(tmp_path / log),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group: the kill takes the crawl child too
+    )
+
+
+def test_a_night_killed_mid_upload_to_s3_resumes_without_fetching_again(
+    tmp_path: Path, web: LoopbackWeb, moto_s3: MotoS3
+) -> None:
+    bucket = moto_s3.bucket()
+    archive = f"s3://{bucket}/nightly"
+    env = proxy_env(
+        web,
+        AWS_ACCESS_KEY_ID="test-key-id",
+        AWS_SECRET_ACCESS_KEY="test-secret",
+        AWS_ENDPOINT_URL=moto_s3.endpoint,
+        AWS_DEFAULT_REGION="us-east-1",
+        OPEDS_STATE_DIR=str(tmp_path / "state"),
+        OPEDS_WARC_MAX_BYTES="20000",
+    )
+    proc = opeds_crawl(tmp_path, {**env, "OPEDS_CRASH_AT": "store-upload:3"}, archive, log="1.log")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == -signal.SIGKILL, err[-3000:]
+    s3 = moto_s3.client()
+
+    def objects() -> dict[str, int]:
+        listing = s3.list_objects_v2(Bucket=bucket, Prefix="nightly/warcs/")
+        return {o["Key"]: o["Size"] for o in listing.get("Contents", [])}
+
+    stored_before = objects()
+    assert len(stored_before) == 2  # the third upload was cut: not visible
+    settings = Settings.from_env(archive=archive, state_dir=str(tmp_path / "state"))
+    with catalog_for(settings) as cat:
+        files = {f["key"]: f for f in cat.warc_files_for_night(NIGHT)}
+        assert len(files) > 3
+        for key, size in stored_before.items():
+            assert files[key.removeprefix("nightly/")]["size"] == size  # complete objects only
+    web.clear_log()
+
+    proc = opeds_crawl(tmp_path, env, archive, log="2.log")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    assert not any(web.hits(f"{HOST}/opinion/piece-{i}.html") for i in range(ARTICLES))
+    with catalog_for(settings) as cat:
+        files = {f["key"]: f for f in cat.warc_files_for_night(NIGHT)}
+        caps = cat.captures_for_night(NIGHT)
+        articles = cat.articles_for_night(NIGHT)
+    assert all(f["stored"] for f in files.values())
+    assert {k.removeprefix("nightly/"): v for k, v in objects().items()} == {
+        k: f["size"] for k, f in files.items()
+    }
+    urls = Counter(c.url for c in caps if c.kind == "article")
+    assert len(urls) == ARTICLES and max(urls.values()) == 1
+    assert Counter(a.url for a in articles) == urls
+    verify = subprocess.run(
+        [OPEDS, "verify", "--archive", archive, "--night", NIGHT, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert verify.returncode == 0 and '"ok": true' in verify.stdout, verify.stdout + verify.stderr
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_opeds_crawl_killed_at_a_random_moment_resumes_whole(tmp_path: Path, seed: int) -> None:
+    with LoopbackWeb(outlet(delay=0.08)) as web:
+        settings = small_files(tmp_path)
+        env = proxy_env(web, OPEDS_WARC_MAX_BYTES="20000")
+        proc = opeds_crawl(tmp_path, env, settings.archive, log="1.log")
+        # the crawl starts after ~2 s of process start-up and takes ~4 s
+        deadline = time.monotonic() + 60
+        while web.hits(f"{HOST}/sitemap.xml") == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(random.Random(seed).uniform(0.3, 2.5))
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=60)
+        kept = state_after_kill(settings)
+        before = archived_urls(kept)
+        assert len(before) < ARTICLES, "the kill came after the crawl"
+        web.clear_log()
+
+        res = resume(tmp_path, web, settings)
+        assert res.returncode == 0, res.stderr[-3000:]
+        assert_night_whole(settings, kept)
+        assert not {u for u in before if web.hits(u)}, "archived articles fetched again"
