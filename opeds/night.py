@@ -219,20 +219,52 @@ def _reading_store(settings: Settings) -> Store:
     return LocalStore(settings.spool_path)
 
 
+ARTICLE_BATCH = 100
+"""Articles added to the catalog per transaction while extracting."""
+
+
 def extract_night(
     settings: Settings,
     night: str,
     *,
     sources: Sequence[str] | None = None,
     progress: Progress = _quiet,
+    workers: int | None = None,
 ) -> ExtractStats:
-    """Extract an article from every new article page captured tonight."""
-    from crawler.extract import extract_article
+    """Extract an article from every new article page captured tonight.
+
+    Pages are extracted in worker processes (:mod:`opeds.extraction_pool`; ``workers`` sets how
+    many, 0 for none; by default one per CPU) and their articles added in capture order, a batch
+    per transaction, so the articles and their ids do not depend on the number of workers.
+    """
+    from opeds.extraction_pool import (
+        ExtractionFailure,
+        PageInput,
+        default_workers,
+        extract_pages,
+    )
+    from storage.catalog import Capture
     from storage.search import ensure_search_index
 
     stats = ExtractStats()
     spool = _reading_store(settings)
     remote = store_for(settings) if settings.is_remote else None
+
+    def loader(src: Capture, url: str) -> Callable[[], PageInput]:
+        def load() -> PageInput:
+            store = spool if (spool.size(src.warc_key) is not None or not remote) else remote
+            record = read_record_at(
+                store.read_range(src.warc_key, src.offset, src.length),
+                name=src.warc_key,
+                offset=src.offset,
+            )
+            return PageInput(record.body, url, record.http_header("Content-Type"))
+
+        return load
+
+    def unknown_payload() -> PageInput:
+        raise LookupError("revisit of unknown payload")
+
     with catalog_for(settings) as cat:
         ensure_search_index(cat)  # its triggers index each article as it is added
         caps = [
@@ -240,9 +272,12 @@ def extract_night(
             for c in cat.captures_for_night(night, kind="article")
             if c.status == 200 and (not sources or c.source in sources)
         ]
+        extracted = _captures_with_articles(cat, night)
+        # (position, capture, why it has no page) and how to load the page
+        todo: list[tuple[tuple[int, Capture, str | None], Callable[[], PageInput]]] = []
         for i, cap in enumerate(caps, 1):
             assert cap.id is not None
-            if cat.article_for_capture(cap.id) is not None:
+            if cap.id in extracted:
                 continue
             # the same bytes already gave an article for this URL: nothing new to extract
             if cap.record_type == "revisit" and cat.count(
@@ -257,50 +292,86 @@ def extract_night(
             if cap.record_type == "revisit" and cap.payload_digest:
                 first = cat.first_capture_with_digest(cap.payload_digest)
                 if first is None:
-                    stats.failed.append({"url": cap.url, "reason": "revisit of unknown payload"})
+                    todo.append(((i, cap, "revisit of unknown payload"), unknown_payload))
                     continue
                 src = first
-            try:
-                store = spool if (spool.size(src.warc_key) is not None or not remote) else remote
-                record = read_record_at(
-                    store.read_range(src.warc_key, src.offset, src.length),
-                    name=src.warc_key,
-                    offset=src.offset,
+            todo.append(((i, cap, None), loader(src, cap.url)))
+
+        batch: list[Article] = []
+        try:
+            n_workers = default_workers(len(todo)) if workers is None else workers
+            for (i, cap, no_page), art in extract_pages(todo, workers=n_workers):
+                assert cap.id is not None
+                if no_page is not None:
+                    stats.failed.append({"url": cap.url, "reason": no_page})
+                    continue
+                if isinstance(art, ExtractionFailure):  # a broken page never kills a night
+                    logger.warning("extraction failed for %s: %s", cap.url, art.message)
+                    stats.failed.append({"url": cap.url, "reason": art.reason})
+                    continue
+                body = art.body or ""
+                batch.append(
+                    Article(
+                        capture_id=cap.id,
+                        night=night,
+                        source=cap.source,
+                        url=cap.url,
+                        canonical_url=cap.canonical_url,
+                        outlet=outlet_of(cap.url),
+                        captured_at=cap.captured_at,
+                        title=art.title,
+                        authors=list(art.authors),
+                        published=art.published,
+                        updated=art.updated,
+                        language=art.language,
+                        section=art.section,
+                        site_name=art.site_name,
+                        page_canonical=art.canonical,
+                        original_hint=art.to_json().get("original"),
+                        body=body,
+                        body_sha1=hashlib.sha1(body.encode()).hexdigest(),
+                    )
                 )
-                art = extract_article(
-                    record.body, cap.url, content_type=record.http_header("Content-Type")
-                )
-            except Exception as e:  # a broken page never kills a night
-                logger.warning("extraction failed for %s: %s", cap.url, e)
-                stats.failed.append({"url": cap.url, "reason": f"{type(e).__name__}: {e}"})
-                continue
-            body = art.body or ""
-            cat.add_article(
-                Article(
-                    capture_id=cap.id,
-                    night=night,
-                    source=cap.source,
-                    url=cap.url,
-                    canonical_url=cap.canonical_url,
-                    outlet=outlet_of(cap.url),
-                    captured_at=cap.captured_at,
-                    title=art.title,
-                    authors=list(art.authors),
-                    published=art.published,
-                    updated=art.updated,
-                    language=art.language,
-                    section=art.section,
-                    site_name=art.site_name,
-                    page_canonical=art.canonical,
-                    original_hint=art.to_json().get("original"),
-                    body=body,
-                    body_sha1=hashlib.sha1(body.encode()).hexdigest(),
-                )
-            )
-            stats.new_articles += 1
-            stats.by_source[cap.source] = stats.by_source.get(cap.source, 0) + 1
-            progress(f"extracted {i}/{len(caps)}: {cap.url}")
+                if len(batch) >= ARTICLE_BATCH:
+                    _add_articles(cat, batch)
+                    batch = []
+                stats.new_articles += 1
+                stats.by_source[cap.source] = stats.by_source.get(cap.source, 0) + 1
+                progress(f"extracted {i}/{len(caps)}: {cap.url}")
+        finally:
+            _add_articles(cat, batch)
     return stats
+
+
+def _captures_with_articles(cat: Catalog, night: str) -> set[int]:
+    """Ids of the night's captures that already gave an article."""
+    from sqlalchemy import select
+
+    from storage.catalog import articles
+
+    q = (
+        select(articles.c.capture_id)
+        .join(captures, captures.c.id == articles.c.capture_id)
+        .where(captures.c.night == night)
+    )
+    with cat.engine.connect() as c:
+        return {int(r[0]) for r in c.execute(q)}
+
+
+def _add_articles(cat: Catalog, batch: Sequence[Article]) -> None:
+    """Add articles in one transaction, in order (their ids follow it)."""
+    from sqlalchemy import insert
+
+    from storage.catalog import articles
+
+    if not batch:
+        return
+    with cat.engine.begin() as c:
+        for art in batch:
+            res = c.execute(insert(articles).values(**art.to_row()))
+            pk = res.inserted_primary_key
+            assert pk is not None
+            art.id = int(pk[0])
 
 
 # -- 4. cluster ---------------------------------------------------------------------------------
