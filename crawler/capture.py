@@ -19,6 +19,8 @@ are looked up in memory before the catalog is asked.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable
 from datetime import date
@@ -62,7 +64,18 @@ def kind_of(request: Request) -> str:
 
 
 class ExchangeArchiver:
-    """Writes exchanges to WARC and the catalog; independent of Scrapy so it can be tested alone."""
+    """Writes exchanges to WARC and the catalog; independent of Scrapy so it can be tested alone.
+
+    :meth:`archive` decides what an exchange becomes (response, revisit) and returns its capture
+    at once. With ``background=True`` the records are built, compressed, digested, journalled and
+    written by one writer thread, in order, while the crawl goes on (compression and hashing
+    release the GIL, so they use another core); the capture's location fields are filled in when
+    its records are written. ``writer_catalog`` is the writer thread's own catalog connection.
+    An error in the writer thread is raised by the next :meth:`archive` or by :meth:`close`.
+    """
+
+    QUEUE_SIZE = 32
+    """Exchanges waiting for the writer thread at most (bounds the memory they hold)."""
 
     def __init__(
         self,
@@ -72,9 +85,12 @@ class ExchangeArchiver:
         night: str,
         source: str,
         dedup: bool = True,
+        background: bool = False,
+        writer_catalog: Catalog | None = None,
     ):
         self.writer = writer
         self.catalog = catalog
+        self.writer_catalog = writer_catalog or catalog
         self.night = night
         self.source = source
         self.dedup = dedup
@@ -82,19 +98,42 @@ class ExchangeArchiver:
         self.pending: list[Capture] = []
         self._flushed = time.monotonic()
         self._written: dict[str, Capture] = {}
-        """Full captures this archiver wrote, by payload digest (the first of each)."""
+        """Full captures archived so far, by payload digest (the first of each)."""
+        self._failure: BaseException | None = None
+        self._queue: queue.Queue[tuple[Exchange, Capture, Capture | None] | None] | None = None
+        self._thread: threading.Thread | None = None
+        if background:
+            self._queue = queue.Queue(self.QUEUE_SIZE)
+            self._thread = threading.Thread(
+                target=self._drain, name=f"warc-writer-{source}", daemon=True
+            )
+            self._thread.start()
 
     def flush(self) -> None:
         """Write pending captures to the catalog (one transaction)."""
         if self.pending:
-            self.catalog.add_captures(self.pending)
+            self.writer_catalog.add_captures(self.pending)
             self.pending = []
         self._flushed = time.monotonic()
 
     def on_file_closed(self, closed: ClosedFile, night: str) -> None:
         """Before a file counts as closed, the catalog holds every capture in it."""
         self.flush()
-        self.catalog.record_closed_file(closed, night)
+        self.writer_catalog.record_closed_file(closed, night)
+
+    def close(self) -> None:
+        """Write everything queued, close the current file, write the last catalog rows."""
+        if self._thread is not None and self._queue is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        self._raise_failure()
+        self.writer.close()
+        self.flush()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise RuntimeError(f"writing WARC records failed: {self._failure}") from self._failure
 
     def _earlier(self, digest: str) -> Capture | None:
         return self._written.get(digest) or self.catalog.first_capture_with_digest(digest)
@@ -103,13 +142,8 @@ class ExchangeArchiver:
         self.counts[key] = self.counts.get(key, 0) + n
 
     def archive(self, ex: Exchange, *, kind: str, prior: Capture | None = None) -> Capture:
-        f = self.writer.factory
-        when = ex.started
-        head = ex.response_head
-        if ex.transfer_decoded:
-            head = rewrite_transfer_encoding(head)
+        self._raise_failure()
         digest = payload_digest(ex.body)
-        response_id = f.new_id()
         record_type, profile, refers = "response", None, None
         if ex.status == 304 and prior is not None:
             record_type, profile, refers = "revisit", PROFILE_NOT_MODIFIED, prior
@@ -117,20 +151,73 @@ class ExchangeArchiver:
             refers = self._earlier(digest)
             if refers is not None:
                 record_type, profile = "revisit", PROFILE_IDENTICAL
-        if record_type == "revisit":
-            assert refers is not None and profile is not None
+        revisit = record_type == "revisit"
+        cap = Capture(
+            night=self.night,
+            source=self.source,
+            kind=kind,
+            url=ex.url,
+            canonical_url=canonical_url(ex.url),
+            captured_at=ex.started,
+            status=ex.status,
+            mime=(ex.header("Content-Type") or "").split(";")[0].strip().lower() or None,
+            record_type=record_type,
+            revisit_profile=profile,
+            payload_digest=digest
+            if record_type == "response" or profile == PROFILE_IDENTICAL
+            else (refers.payload_digest if refers else None),
+            refers_to_uri=refers.url if refers and revisit else None,
+            refers_to_date=refers.captured_at if refers and revisit else None,
+            record_id=self.writer.factory.new_id(),
+            warc_key="",  # where the records land: filled in when they are written
+            offset=0,
+            length=0,
+            etag=ex.header("ETag"),
+            last_modified=ex.header("Last-Modified"),
+            ip=ex.ip,
+        )
+        if record_type == "response" and digest not in self._written:
+            self._written[digest] = cap
+        self._count("records", 2)
+        self._count("revisits" if revisit else "responses")
+        self._count("bytes_payload", len(ex.body))
+        if self._queue is not None:
+            self._queue.put((ex, cap, refers))
+        else:
+            self._write(ex, cap, refers)
+        return cap
+
+    def _drain(self) -> None:
+        assert self._queue is not None
+        while (job := self._queue.get()) is not None:
+            if self._failure is None:
+                try:
+                    self._write(*job)
+                except BaseException as e:  # kept for the crawl thread to raise
+                    logger.exception("writing the records of %s failed", job[0].url)
+                    self._failure = e
+
+    def _write(self, ex: Exchange, cap: Capture, refers: Capture | None) -> None:
+        f = self.writer.factory
+        when = ex.started
+        head = ex.response_head
+        if ex.transfer_decoded:
+            head = rewrite_transfer_encoding(head)
+        if cap.record_type == "revisit":
+            assert refers is not None and cap.revisit_profile is not None
+            identical = cap.revisit_profile == PROFILE_IDENTICAL
             rec = f.revisit(
                 ex.url,
                 head,
                 when,
-                profile=profile,
+                profile=cap.revisit_profile,
                 refers_to_uri=refers.url,
                 refers_to_date=refers.captured_at,
                 refers_to=refers.record_id,
-                digest=digest if profile == PROFILE_IDENTICAL else refers.payload_digest,
+                digest=cap.payload_digest,
                 ip=ex.ip,
-                record_id=response_id,
-                body=ex.body if profile == PROFILE_NOT_MODIFIED else b"",
+                record_id=cap.record_id,
+                body=b"" if identical else ex.body,
             )
         else:
             rec = f.response(
@@ -140,58 +227,23 @@ class ExchangeArchiver:
                 when,
                 ip=ex.ip,
                 truncated=ex.truncated,
-                record_id=response_id,
-                payload_digest=digest,
+                record_id=cap.record_id,
+                payload_digest=cap.payload_digest,
             )
-        req = f.request(ex.url, ex.request_bytes, when, concurrent_to=response_id, ip=ex.ip)
-        mime = (ex.header("Content-Type") or "").split(";")[0].strip().lower() or None
-        revisit = record_type == "revisit"
+        req = f.request(ex.url, ex.request_bytes, when, concurrent_to=cap.record_id, ip=ex.ip)
 
-        def capture(locs: list[RecordLocation]) -> dict[str, object]:
+        def located(locs: list[RecordLocation]) -> dict[str, object]:
             req_loc, resp_loc = locs
-            cap = Capture(
-                night=self.night,
-                source=self.source,
-                kind=kind,
-                url=ex.url,
-                canonical_url=canonical_url(ex.url),
-                captured_at=when,
-                status=ex.status,
-                mime=mime,
-                record_type=record_type,
-                revisit_profile=profile,
-                payload_digest=digest
-                if record_type == "response" or profile == PROFILE_IDENTICAL
-                else (refers.payload_digest if refers else None),
-                refers_to_uri=refers.url if refers and revisit else None,
-                refers_to_date=refers.captured_at if refers and revisit else None,
-                record_id=response_id,
-                warc_key=resp_loc.key,
-                offset=resp_loc.offset,
-                length=resp_loc.length,
-                request_offset=req_loc.offset,
-                request_length=req_loc.length,
-                etag=ex.header("ETag"),
-                last_modified=ex.header("Last-Modified"),
-                ip=ex.ip,
-            )
-            made.append(cap)
+            cap.warc_key, cap.offset, cap.length = resp_loc.key, resp_loc.offset, resp_loc.length
+            cap.request_offset, cap.request_length = req_loc.offset, req_loc.length
             row = dict(cap.__dict__)
             del row["id"]
             return row
 
-        made: list[Capture] = []
-        self.writer.write_group([(req, when), (rec, when)], note=capture)
-        cap = made[0]
+        self.writer.write_group([(req, when), (rec, when)], note=located)
         self.pending.append(cap)
-        if record_type == "response" and digest not in self._written:
-            self._written[digest] = cap
         if len(self.pending) >= FLUSH_EVERY or time.monotonic() - self._flushed >= FLUSH_SECONDS:
             self.flush()
-        self._count("records", 2)
-        self._count("revisits" if record_type == "revisit" else "responses")
-        self._count("bytes_payload", len(ex.body))
-        return cap
 
 
 class WarcCaptureExtension:
@@ -246,6 +298,8 @@ class WarcCaptureExtension:
                 night=night,
                 source=source,
                 dedup=s.getbool("OPEDS_DEDUP", True),
+                background=True,
+                writer_catalog=Catalog(catalog.url),
             )
             return archiver
 
@@ -261,9 +315,11 @@ class WarcCaptureExtension:
 
     def spider_closed(self, spider: Spider) -> None:
         if self.archiver is not None:
-            self.archiver.writer.close()
-            self.archiver.flush()
-            self.archiver.catalog.close()
+            try:
+                self.archiver.close()
+            finally:
+                self.archiver.catalog.close()
+                self.archiver.writer_catalog.close()
 
     def request_left_downloader(self, request: Request, spider: Spider) -> None:
         """A download that failed part-way (size cap, timeout, disconnect) still left an exchange:

@@ -73,6 +73,9 @@ def scrapy_settings(settings: Settings, night: str, warcinfo: Mapping[str, str])
         "OPEDS_BLOCK_PRIVATE_ADDRESSES": settings.block_private_addresses,
         "OPEDS_RETRY_AFTER_MAX": settings.retry_after_max,
         "CONCURRENT_REQUESTS": settings.concurrent_requests,
+        # Scrapy starts this many tasks for every callback's output; the spider yields requests
+        # (no items, no item pipelines), so a few are plenty and 100 per page are pure overhead
+        "CONCURRENT_ITEMS": 4,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
         "DOWNLOAD_DELAY": settings.crawl_delay,
         "DOWNLOAD_TIMEOUT": settings.download_timeout,
