@@ -89,6 +89,10 @@ def scrapy_settings(settings: Settings, night: str, warcinfo: Mapping[str, str])
         "LOGSTATS_INTERVAL": 30.0,
         "OPEDS_NIGHT": night,
         "OPEDS_SPOOL_DIR": str(settings.spool_path),
+        # where sealed files are read back from when a night resumes (no credentials here)
+        "OPEDS_ARCHIVE": settings.archive if settings.is_remote else "",
+        "OPEDS_S3_ENDPOINT_URL": settings.s3_endpoint_url or "",
+        "OPEDS_S3_REGION": settings.s3_region or "",
         "OPEDS_WARC_PREFIX": settings.warc_prefix,
         "OPEDS_WARC_MAX_BYTES": settings.warc_max_bytes,
         "OPEDS_GZIP_LEVEL": settings.gzip_level,

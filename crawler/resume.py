@@ -8,13 +8,14 @@ answers a request for a URL captured earlier the same night from that capture's 
 (status, headers and payload as archived), so the resumed crawl sees what the first try saw,
 sends no request for it, and writes no second capture of it.
 
-Only records in the local spool are used; anything else (a night already sealed to S3) is
-fetched as usual.
+Records are read from the local spool, or, for files already sealed to S3, from the bucket;
+a record that cannot be read is fetched as usual.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,10 @@ from scrapy.responsetypes import responsetypes
 from sqlalchemy import select
 
 from crawler.capture import KIND_KEY
+from opeds.errors import OpedsError
 from storage.catalog import Capture, Catalog, captures
 from storage.reader import WarcReadError, read_record_at
+from storage.stores import Store, open_store
 from storage.warc import PROFILE_IDENTICAL
 
 logger = logging.getLogger(__name__)
@@ -39,10 +42,14 @@ RESUMABLE_KINDS = ("robots", "feed", "sitemap", "listing")
 class ArchivedTonightMiddleware:
     """Downloader middleware: serve tonight's archived discovery documents from the spool."""
 
-    def __init__(self, crawler: Crawler, spool: Path, night: str):
+    def __init__(
+        self, crawler: Crawler, spool: Path, night: str, remote: Callable[[], Store] | None = None
+    ):
         self.crawler = crawler
         self.spool = spool
         self.night = night
+        self._open_remote = remote
+        self._remote: Store | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivedTonightMiddleware:
@@ -50,7 +57,18 @@ class ArchivedTonightMiddleware:
         spool, night = s.get("OPEDS_SPOOL_DIR"), s.get("OPEDS_NIGHT")
         if not (spool and night):
             raise NotConfigured("OPEDS_SPOOL_DIR and OPEDS_NIGHT are required")
-        return cls(crawler, Path(spool), night)
+        archive = s.get("OPEDS_ARCHIVE") or ""
+        remote: Callable[[], Store] | None = None
+        if archive:
+
+            def remote() -> Store:
+                return open_store(
+                    archive,
+                    endpoint_url=s.get("OPEDS_S3_ENDPOINT_URL") or None,
+                    region=s.get("OPEDS_S3_REGION") or None,
+                )
+
+        return cls(crawler, Path(spool), night, remote)
 
     def process_request(self, request: Request, spider: Spider) -> Response | None:
         kind = request.meta.get(KIND_KEY)
@@ -83,11 +101,20 @@ class ArchivedTonightMiddleware:
 
     def _read(self, cap: Capture) -> Any:
         path = self.spool / cap.warc_key
-        if not path.is_file():
+        try:
+            if path.is_file():
+                with open(path, "rb") as fh:
+                    fh.seek(cap.offset)
+                    data = fh.read(cap.length)
+            elif self._open_remote is not None:
+                if self._remote is None:
+                    self._remote = self._open_remote()
+                data = self._remote.read_range(cap.warc_key, cap.offset, cap.length)
+            else:
+                return None
+        except (OSError, OpedsError) as e:
+            logger.warning("cannot read the archived %s back: %s", cap.url, e)
             return None
-        with open(path, "rb") as fh:
-            fh.seek(cap.offset)
-            data = fh.read(cap.length)
         try:
             return read_record_at(data, name=cap.warc_key, offset=cap.offset)
         except WarcReadError as e:

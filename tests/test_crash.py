@@ -296,6 +296,9 @@ def test_a_night_killed_mid_upload_to_s3_resumes_without_fetching_again(
     assert {k.removeprefix("nightly/"): v for k, v in objects().items()} == {
         k: f["size"] for k, f in files.items()
     }
+    twice = [u for u, n in Counter(c.url for c in caps).items() if n > 1]
+    assert not twice, f"captured twice: {twice}"  # sealed discovery documents read back from S3
+    assert not web.requests, "the resumed night fetched again what it had archived"
     urls = Counter(c.url for c in caps if c.kind == "article")
     assert len(urls) == ARTICLES and max(urls.values()) == 1
     assert Counter(a.url for a in articles) == urls
