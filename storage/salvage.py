@@ -88,11 +88,16 @@ def _file_facts(path: Path) -> tuple[int, str]:
 
 
 def salvage_file(spool: Path, key: str, catalog: Catalog, night: str) -> Salvage:
-    """Recover ``key`` (a WARC of ``spool`` left as ``.open`` and/or with its journal)."""
+    """Recover ``key``, a WARC of ``spool`` left with its journal (as ``.open`` or renamed).
+
+    Without a journal there is nothing to go by, and nothing is touched.
+    """
     final = spool / key
     unfinished = Path(str(final) + OPEN_SUFFIX)
     journal = Path(str(final) + JOURNAL_SUFFIX)
-    entries = list(read_journal(journal)) if journal.exists() else []
+    if not journal.exists():
+        return Salvage(key, 0, 0, 0, 0, deleted=False)  # nothing to recover by: left as it is
+    entries = list(read_journal(journal))
     source = unfinished if unfinished.exists() else final
     size = source.stat().st_size if source.exists() else 0
     kept: list[Capture] = []

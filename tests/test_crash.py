@@ -334,3 +334,66 @@ def test_opeds_crawl_killed_at_a_random_moment_resumes_whole(tmp_path: Path, see
         assert res.returncode == 0, res.stderr[-3000:]
         assert_night_whole(settings, kept)
         assert not {u for u in before if web.hits(u)}, "archived articles fetched again"
+
+
+def test_salvage_keeps_whole_groups_only_and_is_idempotent(tmp_path: Path) -> None:
+    from datetime import UTC, date, datetime
+
+    from crawler.capture import ExchangeArchiver
+    from crawler.exchange import Exchange
+    from storage.catalog import Catalog
+    from storage.salvage import salvage_file
+    from storage.warc import WarcFileWriter
+
+    spool = tmp_path / "spool"
+    cat = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    writer = WarcFileWriter(
+        spool,
+        prefix="opeds-x",
+        day=date(2026, 11, 28),
+        max_bytes=10**9,
+        gzip_level=2,
+        warcinfo={},
+        journal=True,
+    )
+    archiver = ExchangeArchiver(writer, cat, night=NIGHT, source="x")
+    caps = []
+    for i in range(3):
+        body = f"<p>page {i} {'words ' * 200}</p>".encode()
+        head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        ex = Exchange(
+            url=f"http://x.example/{i}",
+            method="GET",
+            request_bytes=f"GET /{i} HTTP/1.1\r\nHost: x.example\r\n\r\n".encode(),
+            started=datetime(2026, 11, 28, 1, i, tzinfo=UTC),
+            status=200,
+            response_head=head,
+            body=body,
+        )
+        caps.append(archiver.archive(ex, kind="article"))
+    key = writer.current_key
+    assert key is not None and not archiver.catalog.capture_record_ids(key)  # rows pending
+    unfinished = spool / (key + OPEN_SUFFIX)
+    journal = spool / (key + JOURNAL_SUFFIX)
+    # the "crash": the last record cut in half, a torn line after the journal's last entry
+    unfinished.write_bytes(unfinished.read_bytes()[: caps[2].offset + caps[2].length // 2])
+    with open(journal, "ab") as fh:
+        fh.write(b'{"url": "http://x.exa')
+
+    outcome = salvage_file(spool, key, cat, NIGHT)
+    assert (outcome.kept_groups, outcome.rows_added, outcome.deleted) == (2, 2, False)
+    assert not unfinished.exists() and not journal.exists()
+    final = spool / key
+    check_warc(final)
+    assert final.stat().st_size == caps[1].offset + caps[1].length
+    assert cat.capture_record_ids(key) == {caps[0].record_id, caps[1].record_id}
+    (recorded,) = cat.warc_files_for_night(NIGHT)
+    assert (recorded["key"], recorded["size"], recorded["records"]) == (
+        key,
+        final.stat().st_size,
+        5,
+    )
+    # a second pass finds nothing to do
+    again = salvage_file(spool, key, cat, NIGHT)
+    assert (again.rows_added, again.rows_removed, again.dropped_bytes) == (0, 0, 0)
+    assert cat.capture_record_ids(key) == {caps[0].record_id, caps[1].record_id}
