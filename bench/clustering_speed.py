@@ -1,11 +1,14 @@
 """Clustering speed bench: signature throughput, and one night clustered against a big catalog.
 
     .venv/bin/python bench/clustering_speed.py [--existing 1000000] [--night 10000] [--out FILE.md]
+    .venv/bin/python bench/clustering_speed.py --skip-night [--baseline REV]   # signatures only
 
 1. Signatures: documents per second of :func:`storage.minhash.sketch_texts` (text -> shingles
    -> chunk MinHashes -> LSH band keys) on one core, for real article bodies (the corpus's
    extraction ground truth, repeated) and for synthetic op-eds; beside it, datasketch used the
-   plain way (one ``MinHash(num_perm=128)`` per text, ``update_batch`` over its word 5-shingles).
+   plain way (one ``MinHash(num_perm=128)`` per text, ``update_batch`` over its word 5-shingles)
+   and, with ``--baseline REV``, ``sketch_texts`` as it was at that git revision, timed in turns
+   with the working tree's.
 2. A night: a SQLite catalog under /tmp holding ``--existing`` articles' LSH rows (random band
    keys, as many per article as real op-eds get, written in bulk straight into the index
    tables), of which 2,000 are real catalog articles with bodies and works; then ``--night`` new
@@ -23,15 +26,18 @@ import random
 import resource
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
+import types
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy import MetaData
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -128,14 +134,47 @@ def corpus_bodies() -> list[str]:
 
 def cpu_rate(fn: Callable[[Sequence[str]], Any], docs: Sequence[str], batch: int) -> float:
     """Documents per CPU second (best of three passes)."""
-    best = float("inf")
+    return cpu_rates([fn], docs, batch)[0]
+
+
+def cpu_rates(
+    fns: Sequence[Callable[[Sequence[str]], Any]], docs: Sequence[str], batch: int
+) -> list[float]:
+    """Documents per CPU second of each function, best of three passes; the functions take
+    turns, so that a busy machine slows them alike."""
+    best = [float("inf")] * len(fns)
     for _ in range(3):
-        gc.collect()
-        t = time.process_time()
-        for i in range(0, len(docs), batch):
-            fn(docs[i : i + batch])
-        best = min(best, time.process_time() - t)
-    return len(docs) / best
+        for j, fn in enumerate(fns):
+            gc.collect()
+            t = time.process_time()
+            for i in range(0, len(docs), batch):
+                fn(docs[i : i + batch])
+            best[j] = min(best[j], time.process_time() - t)
+    return [len(docs) / b for b in best]
+
+
+def baseline_sketch_texts(rev: str) -> Callable[[Sequence[str]], Any]:
+    """``sketch_texts`` of ``storage/minhash.py`` as it is at git revision ``rev`` (its tables
+    go on a metadata of their own), to compare with the working tree in the same run."""
+    source = subprocess.run(
+        ["git", "show", f"{rev}:storage/minhash.py"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    stand_in = types.ModuleType("storage.catalog")
+    stand_in.metadata = MetaData()  # type: ignore[attr-defined]
+    module = types.ModuleType(f"minhash_at_{rev}")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    catalog_module = sys.modules["storage.catalog"]
+    sys.modules["storage.catalog"] = stand_in
+    try:
+        exec(compile(source, f"{rev}:storage/minhash.py", "exec"), module.__dict__)
+    finally:
+        sys.modules["storage.catalog"] = catalog_module
+    fn: Callable[[Sequence[str]], Any] = module.sketch_texts
+    return fn
 
 
 def datasketch_plain(docs: Sequence[str]) -> None:
@@ -147,7 +186,11 @@ def datasketch_plain(docs: Sequence[str]) -> None:
         m.update_batch([" ".join(w[i : i + 5]).encode() for i in range(max(1, len(w) - 4))])
 
 
-def bench_signatures(n: int) -> list[tuple[str, float, float, float]]:
+def bench_signatures(
+    n: int, baseline: str | None = None
+) -> list[tuple[str, float, float, float, float]]:
+    """(documents, words per document, datasketch plain, sketch_texts, sketch_texts at
+    ``baseline`` or 0) in documents per CPU second."""
     rows = []
     writer = Writer(seed=7)
     synthetic = [body for body in ("\n".join(writer.article()) for _ in range(2000))]
@@ -155,12 +198,13 @@ def bench_signatures(n: int) -> list[tuple[str, float, float, float]]:
     real = corpus_bodies()
     if real:
         sets.insert(0, ("real article bodies (aeb ground truth)", real))
+    fns = [sketch_texts] + ([baseline_sketch_texts(baseline)] if baseline else [])
     for name, base in sets:
         docs = (base * (n // len(base) + 1))[:n]
         words = sum(len(d.split()) for d in base) / len(base)
-        ours = cpu_rate(sketch_texts, docs, 500)
+        rates = cpu_rates(fns, docs, 500)
         plain = cpu_rate(datasketch_plain, docs[: max(500, n // 20)], 100)
-        rows.append((name, words, plain, ours))
+        rows.append((name, words, plain, rates[0], rates[1] if baseline else 0.0))
     return rows
 
 
@@ -328,28 +372,53 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--docs", type=int, default=20_000, help="documents for the signature runs")
     ap.add_argument("--out", type=Path, help="write the results (markdown) here")
     ap.add_argument("--skip-signatures", action="store_true")
+    ap.add_argument("--skip-night", action="store_true", help="signatures only")
+    ap.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also time sketch_texts of storage/minhash.py at this git revision, in turns",
+    )
     args = ap.parse_args(argv)
+    command = " ".join(["bench/clustering_speed.py", *(sys.argv[1:] if argv is None else argv)])
     lines = [
+        f"Command: `.venv/bin/python {command}`",
+        "",
         f"Machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; "
         "one process, one core.",
         "",
     ]
     if not args.skip_signatures:
-        sig = bench_signatures(args.docs)
+        sig = bench_signatures(args.docs, args.baseline)
+        base = ""
+        if args.baseline:
+            rev = subprocess.run(
+                ["git", "rev-parse", "--short", args.baseline],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            base = f" sketch_texts at {rev} | speed-up |"
         lines += [
             f"### Signatures ({args.docs} documents, CPU time, best of 3)",
             "",
             "| documents | words/doc | datasketch, one MinHash(128) per text | opeds sketch_texts |"
-            " opeds per word | goal |",
-            "|---|---|---|---|---|---|",
+            f" opeds per word |{base} goal |",
+            "|---|---|---|---|---|" + ("---|---|" if args.baseline else "") + "---|",
             *(
                 f"| {name} | {words:.0f} | {plain:,.0f} docs/s | {ours:,.0f} docs/s |"
-                f" {1e9 / (ours * words):.0f} ns | >= 20,000 docs/s |"
-                for name, words, plain, ours in sig
+                f" {1e9 / (ours * words):.0f} ns |"
+                + (f" {old:,.0f} docs/s | x{ours / old:.2f} |" if args.baseline else "")
+                + " >= 20,000 docs/s |"
+                for name, words, plain, ours, old in sig
             ),
             "",
         ]
         print("\n".join(lines), flush=True)
+    if args.skip_night:
+        if args.out:
+            args.out.write_text("\n".join(lines))
+        return 0
     workdir = Path(tempfile.mkdtemp(prefix="opeds-speed-", dir="/tmp"))
     try:
         r = bench_night(args.existing, args.night, workdir)

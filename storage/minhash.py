@@ -24,6 +24,7 @@ of the text they copy, so this rarely matters); NFKC compatibility forms are not
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -118,6 +119,10 @@ _SHINGLE_MULTS = np.array(
     [0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1, 0xD3A2646D, 0xFD7046C5, 0xB55A4F09],
     dtype=np.uint32,
 )[:SHINGLE_WORDS]
+_PAD = b" " * 15
+_BYTE_OFFSETS = np.arange(8, dtype=np.intp)
+_HIGH_HALF = 1 if sys.byteorder == "little" else 0
+"""Index of the high half of a 64-bit value seen as two 32-bit ones."""
 
 
 def normalise_bytes(text: str) -> bytes:
@@ -129,9 +134,14 @@ def normalise_bytes(text: str) -> bytes:
 def _fold_unicode(a: npt.NDArray[np.uint8]) -> None:
     """In place: General Punctuation (curly quotes, dashes, ellipsis...) and Latin-1 punctuation
     become spaces, Latin-1 capitals become small letters. ``a`` ends with at least 8 spaces."""
-    p = np.flatnonzero(a >= 0xC2)
-    if not p.size:
+    # lead bytes C2, C3 and E2 (and E3, dropped below) are the bytes b with b & 0xDE == 0xC2;
+    # they are rare, so look for them 8 bytes at a time
+    lead_like = np.bitwise_and(a, np.uint8(0xDE)) == 0xC2
+    hot = np.flatnonzero(lead_like[: a.size // 8 * 8].view(np.uint64) != 0)
+    if not hot.size:
         return
+    p = (hot[:, None] * 8 + _BYTE_OFFSETS).ravel()
+    p = p[lead_like[p]]
     lead, nxt = a[p], a[p + 1]
     punct = p[(lead == 0xE2) & ((nxt == 0x80) | (nxt == 0x81))]
     a[punct] = a[punct + 1] = a[punct + 2] = 32
@@ -162,45 +172,85 @@ class ShingleBatch:
         return len(self.offsets) - 1
 
 
+GROUP_BYTES = 1 << 19
+"""Text (UTF-8 bytes) shingled in one vectorised pass: large batches go in groups of about this
+size, so that the pass's arrays stay in the CPU cache."""
+GROUP_SHINGLES = 1 << 17
+"""Shingles sketched in one vectorised pass (same reason)."""
+
+
+def _groups(sizes: Iterable[int], target: int) -> list[tuple[int, int]]:
+    """Consecutive ranges ``(lo, hi)`` of items, each of total size about ``target``."""
+    bounds, total, i = [0], 0, 0
+    for i, size in enumerate(sizes, 1):
+        total += size
+        if total >= target:
+            bounds.append(i)
+            total = 0
+    if len(bounds) == 1 or bounds[-1] != i:
+        bounds.append(i)
+    return list(itertools.pairwise(bounds))
+
+
 def shingle_batch(texts: Sequence[str]) -> ShingleBatch:
     """Shingle ids of many texts at once (vectorised over the whole batch)."""
-    n = len(texts)
-    parts = [normalise_bytes(t) for t in texts]
+    parts = list(map(normalise_bytes, texts))
+    groups = [_shingle_parts(parts[lo:hi]) for lo, hi in _groups(map(len, parts), GROUP_BYTES)]
+    if len(groups) == 1:
+        return groups[0]
+    offsets = [np.zeros(1, dtype=np.int64)]
+    done = 0
+    for g in groups:
+        offsets.append(g.offsets[1:] + done)
+        done += g.ids.size
+    ids = np.concatenate([g.ids for g in groups])
+    return ShingleBatch(ids=ids, offsets=np.concatenate(offsets))
+
+
+def _shingle_parts(parts: Sequence[bytes]) -> ShingleBatch:
+    """:func:`shingle_batch` of texts already through :func:`normalise_bytes`."""
+    n = len(parts)
     # text i starts at byte doc_start[i] of " " + " ".join(parts) + padding
     doc_start = np.ones(n + 1, dtype=np.int64)
     if n:
-        np.cumsum(np.fromiter((len(p) + 1 for p in parts), np.int64, count=n), out=doc_start[1:])
-        doc_start[1:] += 1
-    buf = bytearray(b" ")
-    buf += b" ".join(parts)
-    buf += b" " * 16
+        np.cumsum(np.fromiter(map(len, parts), np.int64, count=n), out=doc_start[1:])
+        doc_start[1:] += np.arange(2, n + 2)
+    buf = bytearray(b" ").join([b"", *parts, _PAD])
     a = np.frombuffer(buf, dtype=np.uint8)
     if not buf.isascii():
         _fold_unicode(a)
     sp = a == 32
-    # the buffer starts and ends with spaces: space/non-space transitions alternate
-    edges = np.flatnonzero(sp[:-1] != sp[1:]) + 1
-    starts, ends = edges[0::2], edges[1::2]
-    words = _word_ids(a, starts, ends)
-    first_word = np.searchsorted(starts, doc_start)
+    # the buffer starts and ends with spaces: word starts and ends alternate in ``edges``
+    change = np.empty(a.size, dtype=bool)
+    change[0] = False
+    np.not_equal(sp[1:], sp[:-1], out=change[1:])
+    del sp
+    edges = np.flatnonzero(change)
+    del change
+    words = _word_ids(a, edges)
+    first_word = np.searchsorted(edges[0::2], doc_start)
     return _shingles(words, first_word)
 
 
-def _word_ids(a: npt.NDArray[np.uint8], starts: IntArray, ends: IntArray) -> U32:
-    """32-bit ids of words from their first and last 8 bytes and their length."""
-    if starts.size == 0:
+def _word_ids(a: npt.NDArray[np.uint8], edges: IntArray) -> U32:
+    """32-bit ids of words (``a[edges[2i]:edges[2i + 1]]``) from their first and last 8 bytes
+    and their length."""
+    if edges.size == 0:
         return np.zeros(0, dtype=np.uint32)
     view: U64 = np.ndarray(shape=(a.size - 8,), dtype="<u8", buffer=a, strides=(1,))
+    starts, ends = edges[0::2], edges[1::2]
     length = ends - starts
     head = view[starts]
-    head &= _MASKS[np.minimum(length, 8)]
-    head ^= length.astype(np.uint64) << np.uint64(56)
-    head *= _HEAD_MULT
+    head &= _MASKS.take(length, mode="clip")  # a word of 8 bytes or more keeps all 8
     long = np.flatnonzero(length > 8)
+    lbits = length.view(np.uint64)
+    lbits <<= np.uint64(56)
+    head ^= lbits
+    head *= _HEAD_MULT
     if long.size:
         head[long] += view[ends[long] - 8] * _TAIL_MULT
-    head >>= np.uint64(32)
-    return head.astype(np.uint32)
+    # the id is the high half of each 64-bit value
+    return np.ascontiguousarray(head.view(np.uint32)[_HIGH_HALF::2])
 
 
 def _shingles(words: U32, first_word: IntArray) -> ShingleBatch:
@@ -213,9 +263,10 @@ def _shingles(words: U32, first_word: IntArray) -> ShingleBatch:
     per_doc = np.maximum(counts - (k - 1), 0)
     if nw >= k:
         m = nw - k + 1
-        acc = words[:m] * _SHINGLE_MULTS[0]
+        acc = np.multiply(words[:m], _SHINGLE_MULTS[0])
+        tmp = np.empty_like(acc)
         for j in range(1, k):
-            acc += words[j : j + m] * _SHINGLE_MULTS[j]
+            acc += np.multiply(words[j : j + m], _SHINGLE_MULTS[j], out=tmp)
         # a shingle starting in the last k-1 words of a text would run into the next one
         cross = (first_word[1:, None] - np.arange(1, k)[None, :]).ravel()
         cross = cross[(cross >= 0) & (cross < m)]
@@ -278,10 +329,15 @@ def _chunk_starts(ids: U32, offsets: I64) -> IntArray:
     at a text's start joins the chunk after it. Only a text's own shingles decide, so a text
     chunks the same way in any batch.
     """
-    if ids.size == 0:
+    return _cuts(np.flatnonzero((ids & np.uint32(CHUNK_MOD - 1)) == 0), offsets)
+
+
+def _cuts(marks: IntArray, offsets: I64) -> IntArray:
+    """:func:`_chunk_starts` from the positions of the shingles whose id is 0 modulo
+    ``CHUNK_MOD`` (sorted)."""
+    if offsets[-1] == 0:
         return np.zeros(0, dtype=np.intp)
     text_starts, text_ends = offsets[:-1], offsets[1:]
-    marks = np.flatnonzero((ids & np.uint32(CHUNK_MOD - 1)) == 0)
     mark_text = np.searchsorted(offsets, marks, side="right") - 1
     if marks.size:
         keep = np.ones(marks.size, dtype=bool)
@@ -298,7 +354,8 @@ def _chunk_starts(ids: U32, offsets: I64) -> IntArray:
     stretch = np.repeat(np.arange(bounds.size), count)
     k = np.arange(stretch.size) - np.repeat(np.cumsum(count) - count, count) + 1
     forced = np.where(last[stretch], bounds[stretch] + k * CHUNK_MAX, nxt[stretch] - k * CHUNK_MAX)
-    cuts = np.union1d(bounds, forced)
+    # forced cuts lie strictly inside their stretch: no position occurs twice
+    cuts = np.sort(np.concatenate([bounds, forced]))
     # a piece shorter than CHUNK_MIN at a text's start joins the next chunk
     cut_text = np.searchsorted(offsets, cuts, side="right") - 1
     after_start = np.zeros(cuts.size, dtype=bool)
@@ -333,71 +390,123 @@ def lsh_params() -> tuple[int, int]:
     return int(lsh.b), int(lsh.r)
 
 
-def _band_keys(sketches: U32) -> I64:
-    """Vectorised :func:`band_key` of every band of every row of ``sketches`` (n x NUM_PERM)."""
+def _band_keys(minhashes: U32) -> I64:
+    """Vectorised :func:`band_key` of every band of every chunk; ``minhashes`` holds one row per
+    permutation and one column per chunk. Returns one row per chunk, one column per band."""
     b, r = lsh_params()
-    n = sketches.shape[0]
-    vals = sketches[:, : b * r].reshape(n, b, r).astype(np.uint64)
+    n = minhashes.shape[1]
+    vals = minhashes[: b * r].reshape(b, r, n).astype(np.uint64)
     if r % 2:
-        vals = np.concatenate([vals, np.zeros((n, b, 1), dtype=np.uint64)], axis=2)
-    words = (vals[:, :, 0::2] << np.uint64(32)) | vals[:, :, 1::2]
-    acc = np.full((n, b), 4 * r, dtype=np.uint64)
-    for j in range(words.shape[2]):
-        acc = _fmix(acc ^ words[:, :, j], 64)
-    return acc.view(np.int64)
+        vals = np.concatenate([vals, np.zeros((b, 1, n), dtype=np.uint64)], axis=1)
+    words = (vals[:, 0::2] << np.uint64(32)) | vals[:, 1::2]
+    acc = np.full((b, n), 4 * r, dtype=np.uint64)
+    for j in range(words.shape[1]):
+        acc = _fmix(acc ^ words[:, j], 64)
+    return np.ascontiguousarray(acc.T).view(np.int64)
 
 
-def _sampled(ids: U32, starts: IntArray) -> tuple[U32, IntArray]:
-    """The shingles that feed each chunk's MinHash, and where each chunk begins among them."""
-    take = (ids & np.uint32(SAMPLE_MOD - 1)) == 0
-    where = np.flatnonzero(take)
-    ends = np.append(starts[1:], ids.size)
-    empty = np.flatnonzero(np.searchsorted(where, starts) == np.searchsorted(where, ends))
+assert CHUNK_MOD % SAMPLE_MOD == 0, "chunk marks are found among the sampled shingles"
+
+
+def _sampled(
+    ids: U32, starts: IntArray, where: IntArray, sample: U32
+) -> tuple[U32, IntArray, IntArray]:
+    """The shingles that feed each chunk's MinHash, from the positions ``where`` of the shingles
+    whose id is 0 modulo ``SAMPLE_MOD`` and their ids ``sample`` (a chunk that has none takes all
+    its shingles): ``(values, first, count)``, chunk ``i`` having
+    ``values[first[i]:first[i] + count[i]]``."""
+    first = np.searchsorted(where, starts)
+    count = np.diff(first, append=where.size)
+    empty = np.flatnonzero(count == 0)
     if empty.size:
-        for c in empty.tolist():
-            take[starts[c] : ends[c]] = True
-        where = np.flatnonzero(take)
-    return ids[where], np.searchsorted(where, starts)
+        # such a chunk (short, rare) takes all its shingles, appended after the sample
+        ends = np.append(starts[1:], ids.size)
+        extra = [ids[starts[c] : ends[c]] for c in empty.tolist()]
+        count[empty] = [e.size for e in extra]
+        first[empty] = sample.size + np.cumsum(count[empty]) - count[empty]
+        sample = np.concatenate([sample, *extra])
+    return sample, first, count
 
 
 MINHASH_BLOCK = 8192
-"""Shingles per vectorised MinHash step (keeps the n x NUM_PERM block in cache)."""
+"""Padded sampled shingles per vectorised MinHash step (NUM_PERM x MINHASH_BLOCK values)."""
+_SLOTS = np.arange(4 * CHUNK_MAX, dtype=np.intp)[:, None]
 
 
-def _chunk_minhashes(ids: U32, starts: IntArray) -> U32:
-    """``MinHash.update_batch`` of every chunk (``ids[starts[i]:starts[i+1]]``), vectorised."""
+@lru_cache(maxsize=1)
+def _permutations() -> tuple[U32, U32]:
+    """The ``a`` and ``b`` of the affine32 permutations, shaped for :func:`_chunk_minhashes`."""
     a, b = _minhash_template().permutations
-    out = np.empty((starts.size, NUM_PERM), dtype=np.uint32)
-    ends = np.append(starts[1:], ids.size)
-    done = 0
-    while done < starts.size:
-        lo = int(starts[done])
-        stop = max(int(np.searchsorted(ends, lo + MINHASH_BLOCK, side="right")), done + 1)
-        hi = int(ends[stop - 1])
-        hv = _fmix(ids[lo:hi], 32)
-        phv = np.multiply.outer(hv, a)
-        phv += b
-        out[done:stop] = np.minimum.reduceat(phv, starts[done:stop] - lo, axis=0)
-        done = stop
+    return a[:, None], np.repeat(b[:, None], MINHASH_BLOCK, axis=1)
+
+
+def _chunk_minhashes(values: U32, starts: IntArray, lens: IntArray) -> U32:
+    """``MinHash.update_batch`` of every chunk (``values[starts[i]:starts[i] + lens[i]]``, never
+    empty), vectorised: one row per permutation, one column per chunk.
+
+    Chunks are grouped by length rounded up to a power of two ``L`` (8 at least): a group is a
+    table of ``L`` hash values per chunk (a shorter chunk repeats its last value, which leaves
+    its minimum as it is), permuted at once and reduced to its minima.
+    """
+    a, b = _permutations()
+    out = np.empty((NUM_PERM, starts.size), dtype=np.uint32)
+    hv = _fmix(values, 32)
+    # a chunk of up to 8 shingles takes 8 slots: fewer, larger groups
+    level = np.maximum(np.frexp(lens - 1)[1], 3)
+    order = np.argsort(level, kind="stable")
+    edges = np.searchsorted(level[order], np.arange(int(level.max(initial=0)) + 2)).tolist()
+    work = np.empty(NUM_PERM * max(MINHASH_BLOCK, 1 << (len(edges) - 2)), dtype=np.uint32)
+    for e, (lo, hi) in enumerate(itertools.pairwise(edges)):
+        size = 1 << e
+        slots = _SLOTS[:size] if size <= _SLOTS.shape[0] else np.arange(size)[:, None]
+        step = max(1, MINHASH_BLOCK // size)
+        for i in range(lo, hi, step):
+            cols = order[i : min(i + step, hi)]
+            at = np.minimum(slots, lens[cols] - 1)
+            at += starts[cols]
+            n = at.size
+            phv = work[: NUM_PERM * n].reshape(NUM_PERM, n)
+            np.multiply(a, hv[at].reshape(1, n), out=phv)
+            phv += b[:, :n] if n <= b.shape[1] else b[:, :1]
+            out[:, cols] = np.minimum.reduce(phv.reshape(NUM_PERM, size, cols.size), axis=1)
     return out
 
 
 def sketch_batch(batch: ShingleBatch) -> list[Sketch]:
     """Chunk MinHashes and band keys of every text of a shingle batch."""
+    groups = _groups(np.diff(batch.offsets).tolist(), GROUP_SHINGLES)
+    if len(groups) == 1:
+        return _sketch_group(batch)
+    out: list[Sketch] = []
+    for lo, hi in groups:
+        start, end = int(batch.offsets[lo]), int(batch.offsets[hi])
+        out += _sketch_group(ShingleBatch(batch.ids[start:end], batch.offsets[lo : hi + 1] - start))
+    return out
+
+
+def _sketch_group(batch: ShingleBatch) -> list[Sketch]:
+    """:func:`sketch_batch` in one vectorised pass."""
     bands = lsh_params()[0]
-    if batch.ids.size == 0:
+    ids = batch.ids
+    if ids.size == 0:
         return [Sketch(0, np.zeros((0, bands), dtype=np.int64)) for _ in range(len(batch))]
-    starts = _chunk_starts(batch.ids, batch.offsets)
-    sample, sample_starts = _sampled(batch.ids, starts)
-    keys = _band_keys(_chunk_minhashes(sample, sample_starts))
+    # the sample first: chunk marks (ids 0 modulo CHUNK_MOD) are sampled shingles too
+    where = np.flatnonzero(np.bitwise_and(ids, np.uint32(SAMPLE_MOD - 1)) == 0)
+    sample = ids[where]
+    starts = _cuts(where[np.bitwise_and(sample, np.uint32(CHUNK_MOD - 1)) == 0], batch.offsets)
+    keys = _band_keys(_chunk_minhashes(*_sampled(ids, starts, where, sample)))
     bounds = np.searchsorted(starts, batch.offsets).tolist()
     lengths = np.diff(batch.offsets).tolist()
     return [Sketch(lengths[i], keys[bounds[i] : bounds[i + 1]]) for i in range(len(batch))]
 
 
 def sketch_texts(texts: Sequence[str]) -> list[Sketch]:
-    """Sketches of many texts (the fast path: one vectorised pass per batch)."""
-    return sketch_batch(shingle_batch(texts))
+    """Sketches of many texts (the fast path: one vectorised pass per group of texts)."""
+    parts = list(map(normalise_bytes, texts))
+    out: list[Sketch] = []
+    for lo, hi in _groups(map(len, parts), GROUP_BYTES):
+        out += _sketch_group(_shingle_parts(parts[lo:hi]))
+    return out
 
 
 def sketch_text_reference(text: str) -> tuple[list[LeanMinHash], I64]:

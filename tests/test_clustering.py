@@ -29,7 +29,9 @@ from opeds.errors import NotFound
 from storage.catalog import Article, Capture, Catalog, articles, works
 from storage.minhash import (
     CHUNK_MAX,
+    GROUP_BYTES,
     NUM_PERM,
+    SAMPLE_MOD,
     SCHEME,
     IndexSchemeError,
     MinHashIndex,
@@ -39,6 +41,7 @@ from storage.minhash import (
     minhash_docs,
     shingle_batch,
     shingle_set,
+    sketch_batch,
     sketch_text_reference,
     sketch_texts,
 )
@@ -175,6 +178,34 @@ def test_fast_sketch_equals_datasketch_objects() -> None:
         minhashes, keys = sketch_text_reference(t)
         assert len(minhashes) == sketch.chunks
         assert np.array_equal(keys, sketch.keys)
+
+
+def test_large_batches_give_each_text_what_it_gets_alone() -> None:
+    """A batch is shingled and sketched in groups of texts (one vectorised pass each): texts in
+    any group, and the batch's own shingles and sketches, match those of the texts alone."""
+    texts = [body(paragraphs(s, count=50)) for s in range(90)]
+    assert sum(len(t) for t in texts) > 2 * GROUP_BYTES
+    batch = shingle_batch(texts)
+    together = sketch_texts(texts)
+    again = sketch_batch(batch)
+    for i in range(0, len(texts), 7):
+        alone = shingle_batch([texts[i]])
+        assert np.array_equal(batch.of(i), alone.of(0))
+        keys = sketch_texts([texts[i]])[0].keys
+        assert np.array_equal(together[i].keys, keys) and np.array_equal(again[i].keys, keys)
+        assert together[i].shingles == again[i].shingles == alone.of(0).size
+    assert np.array_equal(together[-1].keys, sketch_text_reference(texts[-1])[1])
+
+
+def test_a_chunk_without_sampled_shingles_takes_all_of_them() -> None:
+    """A (short) chunk none of whose shingles is in the sample gets the MinHash of all of them,
+    as datasketch computes it, wherever it stands in a batch."""
+    candidates = [" ".join(VOCAB_WORDS[i : i + 8]) for i in range(100)]
+    unsampled = [t for t in candidates if not np.any(shingle_set(t) % SAMPLE_MOD == 0)]
+    assert unsampled
+    texts = [body(paragraphs(1)), unsampled[0], body(paragraphs(2)), *unsampled[1:3]]
+    for t, sketch in zip(texts, sketch_texts(texts), strict=True):
+        assert np.array_equal(sketch.keys, sketch_text_reference(t)[1])
 
 
 def test_chunks_are_content_defined() -> None:
