@@ -33,9 +33,14 @@ from sqlalchemy.engine import Connection
 
 from opeds.errors import NotFound
 from storage.catalog import Catalog, articles, as_utc, works
-from storage.minhash import U32, MinHashIndex, shared_keys, shingle_batch, sketch_batch
+from storage.minhash import U32, MinHashIndex, Sketch, shared_keys, shingle_batch, sketch_batch
 
 QUERY_CHUNK = 5000
+TEXT_CHUNK = 500
+"""Articles whose bodies are read and shingled at a time: a night's bodies are never all in
+memory at once, only their shingle sets."""
+WORK_CHUNK = 200
+"""Works whose members are read at a time when their originals are chosen."""
 
 
 @dataclass(frozen=True)
@@ -727,6 +732,26 @@ def _select_in(conn: Connection, column: Any, values: Sequence[Any], *cols: Any)
     return rows
 
 
+_NO_BODY = tuple(c for c in articles.c if c.name != "body")
+"""Every column of an article but its body."""
+
+
+def _shingle_bodies(
+    conn: Connection, ids: Sequence[int], sets: dict[int, U32], sketches: dict[int, Sketch] | None
+) -> None:
+    """Shingle sets (and sketches, when given a dict for them) of articles, read
+    :data:`TEXT_CHUNK` bodies at a time."""
+    for i in range(0, len(ids), TEXT_CHUNK):
+        chunk = ids[i : i + TEXT_CHUNK]
+        bodies = dict(_select_in(conn, articles.c.id, chunk, articles.c.id, articles.c.body))
+        batch = shingle_batch([bodies[aid] or "" for aid in chunk])
+        del bodies
+        if sketches is not None:
+            sketches.update(zip(chunk, sketch_batch(batch), strict=True))
+        for j, aid in enumerate(chunk):
+            sets[aid] = batch.set_of(j)
+
+
 def cluster_articles(
     catalog: Catalog,
     article_ids: Iterable[int],
@@ -745,7 +770,9 @@ def cluster_articles(
         return result
     index = MinHashIndex()
     with catalog.engine.begin() as conn:
-        rows = {m.id: m for m in map(Member.from_row, _select_in(conn, articles.c.id, ids))}
+        rows = {
+            m.id: m for m in map(Member.from_row, _select_in(conn, articles.c.id, ids, *_NO_BODY))
+        }
         missing = [i for i in ids if i not in rows]
         if missing:
             raise NotFound(f"articles not in the catalog: {missing[:10]}")
@@ -759,16 +786,18 @@ def cluster_articles(
         if not todo and not to_index:
             return result
         need = {m.id: m for m in [*todo, *to_index]}
-        order = sorted(need)
-        batch = shingle_batch([need[i].body or "" for i in order])
-        sketches = dict(zip(order, sketch_batch(batch), strict=True))
-        sets = {aid: batch.set_of(i) for i, aid in enumerate(order)}
+        sketches: dict[int, Sketch] = {}
+        sets: dict[int, U32] = {}
+        _shingle_bodies(conn, sorted(need), sets, sketches)
         hits = index.candidates(conn, {m.id: sketches[m.id] for m in todo}, per_key=config.per_key)
         for aid, found in shared_keys(sketches, per_key=config.per_key).items():
             if aid in hits:
                 for other, n in found.items():
                     hits[aid][other] = hits[aid].get(other, 0) + n
-        index.add(conn, {m.id: sketches[m.id] for m in to_index})
+        adding = sorted(m.id for m in to_index)
+        for i in range(0, len(adding), TEXT_CHUNK):
+            index.add(conn, {aid: sketches[aid] for aid in adding[i : i + TEXT_CHUNK]})
+        del sketches
         if todo:
             _cluster(conn, todo, hits, sets, night, config, result)
     return result
@@ -791,7 +820,7 @@ def _cluster(
     outside = sorted({c for cs in wanted.values() for c in cs} - todo_ids)
     known: dict[int, Member] = {}
     if outside:
-        cols = (articles.c.id, articles.c.outlet, articles.c.body, articles.c.work_id)
+        cols = (articles.c.id, articles.c.outlet, articles.c.work_id)
         for row in _select_in(conn, articles.c.id, outside, *cols):
             if row.work_id is not None:
                 known[int(row.id)] = Member(
@@ -800,13 +829,9 @@ def _cluster(
                     canonical_url="",
                     outlet=row.outlet,
                     captured_at=datetime.min,
-                    body=row.body,
                     work_id=row.work_id,
                 )
-        order = sorted(known)
-        batch = shingle_batch([known[i].body or "" for i in order])
-        for i, aid in enumerate(order):
-            sets[aid] = batch.set_of(i)
+        _shingle_bodies(conn, sorted(known), sets, None)
     members = {m.id: m for m in todo} | known
     uf = _Union()
     for m in todo:
@@ -907,7 +932,13 @@ def _fresh_id(conn: Connection, canonical_url: str, taken: set[str], free: set[s
 
 
 def _settle_originals(conn: Connection, work_ids: Sequence[str]) -> None:
-    """Choose (again) the original of each work, and write roles and the works rows."""
+    """Choose (again) the original of each work, and write roles and the works rows
+    (:data:`WORK_CHUNK` works at a time)."""
+    for i in range(0, len(work_ids), WORK_CHUNK):
+        _settle_chunk(conn, work_ids[i : i + WORK_CHUNK])
+
+
+def _settle_chunk(conn: Connection, work_ids: Sequence[str]) -> None:
     by_work: dict[str, list[Member]] = defaultdict(list)
     for row in _select_in(conn, articles.c.work_id, list(work_ids)):
         m = Member.from_row(row)

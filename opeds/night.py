@@ -404,12 +404,20 @@ def article_metadata(art: Article) -> dict[str, Any]:
     }
 
 
+METADATA_BATCH = 200
+"""Articles read, and their record locations written back, per catalog round trip."""
+
+
 def write_metadata(settings: Settings, night: str) -> int:
-    """One ``metadata`` record per article of the night, concurrent to its response record."""
+    """One ``metadata`` record per article of the night, concurrent to its response record.
+
+    Articles are read :data:`METADATA_BATCH` at a time (never the whole night's bodies at once)
+    and their records' locations written back a batch per transaction."""
     with catalog_for(settings) as cat:
-        pending = [a for a in cat.articles_for_night(night) if not a.metadata_warc_key]
-        if not pending:
+        page = _articles_without_metadata(cat, night, after=0)
+        if not page:
             return 0
+        written = 0
         with catalog_for(settings) as files_cat:
             writer = WarcFileWriter(
                 settings.spool_path,
@@ -420,27 +428,97 @@ def write_metadata(settings: Settings, night: str) -> int:
                 warcinfo=warcinfo_fields(settings, night, cat.night_sources_digest(night)),
                 on_close=lambda closed: files_cat.record_closed_file(closed, night),
             )
+            located: list[dict[str, Any]] = []
             try:
-                for art in pending:
-                    assert art.id is not None
-                    cap = cat.get_capture(art.capture_id)
-                    content = json.dumps(article_metadata(art), ensure_ascii=False, indent=1)
-                    rec = writer.factory.metadata(
-                        art.url,
-                        content.encode("utf-8"),
-                        cap.captured_at,
-                        concurrent_to=cap.record_id,
-                    )
-                    (loc,) = writer.write_group([(rec, cap.captured_at)])
-                    cat.set_article_fields(
-                        art.id,
-                        metadata_warc_key=loc.key,
-                        metadata_offset=loc.offset,
-                        metadata_length=loc.length,
-                    )
+                while page:
+                    caps = _capture_dates(cat, [a.capture_id for a in page])
+                    for art in page:
+                        assert art.id is not None
+                        captured_at, record_id = caps[art.capture_id]
+                        content = json.dumps(article_metadata(art), ensure_ascii=False, indent=1)
+                        rec = writer.factory.metadata(
+                            art.url,
+                            content.encode("utf-8"),
+                            captured_at,
+                            concurrent_to=record_id,
+                        )
+                        (loc,) = writer.write_group([(rec, captured_at)])
+                        located.append(
+                            {
+                                "b_id": art.id,
+                                "b_key": loc.key,
+                                "b_off": loc.offset,
+                                "b_len": loc.length,
+                            }
+                        )
+                        written += 1
+                    _set_metadata_locations(cat, located)
+                    located = []
+                    last = page[-1].id
+                    assert last is not None
+                    page = _articles_without_metadata(cat, night, after=last)
             finally:
+                _set_metadata_locations(cat, located)
                 writer.close()
-    return len(pending)
+    return written
+
+
+def _articles_without_metadata(cat: Catalog, night: str, *, after: int) -> list[Article]:
+    """The night's next :data:`METADATA_BATCH` articles (by id, above ``after``) that have no
+    metadata record yet."""
+    from sqlalchemy import or_, select
+
+    from storage.catalog import articles
+
+    q = (
+        select(articles)
+        .where(
+            articles.c.night == night,
+            articles.c.id > after,
+            or_(articles.c.metadata_warc_key.is_(None), articles.c.metadata_warc_key == ""),
+        )
+        .order_by(articles.c.id)
+        .limit(METADATA_BATCH)
+    )
+    with cat.engine.connect() as c:
+        return [Article.from_row(r) for r in c.execute(q)]
+
+
+def _capture_dates(cat: Catalog, capture_ids: Sequence[int]) -> dict[int, tuple[Any, str]]:
+    """``{capture id: (capture time, WARC-Record-ID of its record)}``."""
+    from sqlalchemy import select
+
+    from storage.catalog import as_utc
+
+    q = select(captures.c.id, captures.c.captured_at, captures.c.record_id).where(
+        captures.c.id.in_(sorted(set(capture_ids)))
+    )
+    with cat.engine.connect() as c:
+        found = {int(i): (as_utc(at), str(rid)) for i, at, rid in c.execute(q)}
+    missing = [i for i in capture_ids if i not in found]
+    if missing:
+        raise KeyError(missing[0])
+    return found
+
+
+def _set_metadata_locations(cat: Catalog, located: Sequence[Mapping[str, Any]]) -> None:
+    from sqlalchemy import bindparam, update
+
+    from storage.catalog import articles
+
+    if not located:
+        return
+    with cat.engine.begin() as c:
+        c.execute(
+            update(articles)
+            .where(articles.c.id == bindparam("b_id"))
+            .values(
+                metadata_warc_key=bindparam("b_key"),
+                metadata_offset=bindparam("b_off"),
+                metadata_length=bindparam("b_len"),
+            ),
+            list(located),
+        )
 
 
 # -- 6. seal ------------------------------------------------------------------------------------
@@ -513,7 +591,7 @@ def index_night(settings: Settings, night: str, *, progress: Progress = _quiet) 
     progress("indexing the night's WARC files (CDXJ)")
     indexed, lines = index_files(store, day)
     with catalog_for(settings) as cat:
-        pages = [Page(a.url, a.captured_at, a.title) for a in cat.articles_for_night(night)]
+        pages = [Page(url, at, title) for url, at, title in _night_pages(cat, night)]
     progress(f"packaging the night as WACZ ({len(pages)} pages)")
     wacz = create_night_wacz(store, day, pages)
     return {
@@ -524,6 +602,21 @@ def index_night(settings: Settings, night: str, *, progress: Progress = _quiet) 
         "wacz_pages": wacz.pages,
         "wacz_unmatched_pages": wacz.unmatched_pages,
     }
+
+
+def _night_pages(cat: Catalog, night: str) -> list[tuple[str, Any, str | None]]:
+    """(url, capture time, title) of the night's articles, by id; no bodies read."""
+    from sqlalchemy import select
+
+    from storage.catalog import articles, as_utc
+
+    q = (
+        select(articles.c.url, articles.c.captured_at, articles.c.title)
+        .where(articles.c.night == night)
+        .order_by(articles.c.id)
+    )
+    with cat.engine.connect() as c:
+        return [(url, as_utc(at), title) for url, at, title in c.execute(q)]
 
 
 # -- 8. report ----------------------------------------------------------------------------------

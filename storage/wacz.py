@@ -18,6 +18,7 @@ import io
 import json
 import os
 import re
+import shutil
 import tempfile
 import warnings
 import zipfile
@@ -34,6 +35,8 @@ WARC_NAMES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 INDEX_MEMBER = "indexes/index.cdx"
 """The replay index opeds puts in its packages, in place of py-wacz's."""
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "Pages"}
+COPY_CHUNK = 1 << 20
+"""Bytes copied at a time between packages."""
 
 
 class WaczError(WarcReadError):
@@ -198,8 +201,13 @@ def replace_index(
             for info in zin.infolist():
                 if info.filename in dropped or info.filename.startswith("datapackage"):
                     continue
-                with zin.open(info) as fh:
-                    zout.writestr(info, fh.read(), compress_type=info.compress_type)
+                if info.is_dir():
+                    zout.writestr(info, b"")
+                    continue
+                # streamed: a member (a night's WARC) may be larger than memory allows; the
+                # entry is written as writestr would (same header, sizes and CRC)
+                with zin.open(info) as fh, zout.open(info, "w") as out:
+                    shutil.copyfileobj(fh, out, COPY_CHUNK)
             for name, data in (
                 *added.items(),
                 ("datapackage.json", raw_package),
