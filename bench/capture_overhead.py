@@ -245,6 +245,7 @@ def bare_settings(hosts: Sequence[str]) -> dict[str, Any]:
         "DOWNLOAD_DELAY": 0.0,
         "CONCURRENT_REQUESTS": night["CONCURRENT_REQUESTS"],
         "CONCURRENT_REQUESTS_PER_DOMAIN": night["CONCURRENT_REQUESTS_PER_DOMAIN"],
+        "CONCURRENT_ITEMS": night["CONCURRENT_ITEMS"],
         "DOWNLOAD_SLOTS": {h: {"delay": 0.0, "concurrency": 1} for h in hosts},
         "LOG_LEVEL": night["LOG_LEVEL"],
         "LOGSTATS_INTERVAL": night["LOGSTATS_INTERVAL"],

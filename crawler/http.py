@@ -434,8 +434,8 @@ class _Proxy:
 
 
 def _request_head(request: Request, target: _Target, request_target: bytes) -> bytes:
-    """The request line and headers Scrapy asked for, with Host, Content-Length and
-    ``Connection: close`` managed here and proxy credentials left out."""
+    """The request line and headers Scrapy asked for, with Host and Content-Length managed here
+    and proxy credentials left out (HTTP/1.1: the connection stays open unless a side closes it)."""
     host = request.headers.get(b"Host") or target.host_header
     lines = [
         request.method.encode("ascii") + b" " + request_target + b" HTTP/1.1",
@@ -447,7 +447,6 @@ def _request_head(request: Request, target: _Target, request_target: bytes) -> b
         lines.extend(name + b": " + value for value in values)
     if request.body or request.method.upper() in ("POST", "PUT", "PATCH"):
         lines.append(b"Content-Length: " + str(len(request.body)).encode("ascii"))
-    lines.append(b"Connection: close")
     for line in lines:
         if b"\r" in line or b"\n" in line:
             raise ValueError(f"line break in a request header: {line[:100]!r}")
@@ -468,6 +467,12 @@ class _Attempt:
     head: ResponseHead | None = None
     framing: str = "none"
     body: bytearray = field(default_factory=bytearray)
+    pool_key: tuple[Any, ...] | None = None
+    """Which kept connections may serve this exchange (host, port, proxy, bind address)."""
+    reused: bool = False
+    """The connection carried an earlier exchange."""
+    reusable: bool = False
+    """The exchange ended cleanly on a connection that may carry another."""
 
     def record(self, request: Request, truncated: str | None) -> bytes:
         """Store the exchange so far in ``request.meta``; return its body (shared, not copied)."""
@@ -501,6 +506,45 @@ class _Attempt:
         else:
             self.writer.transport.abort()
         self.writer = None
+
+
+MAX_IDLE_PER_HOST = 4
+"""Open connections kept per host (and proxy) between requests."""
+IDLE_SECONDS = 4.0
+"""A kept connection unused this long is closed rather than reused (servers close idle ones)."""
+
+
+@dataclass
+class _Idle:
+    """A connection between two exchanges."""
+
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    peer: ipaddress.IPv4Address | ipaddress.IPv6Address | None
+    proxied: bool
+    certificate: bytes | None
+    since: float
+
+    def resume(self, attempt: _Attempt) -> None:
+        attempt.reader, attempt.writer = self.reader, self.writer
+        attempt.peer, attempt.proxied, attempt.certificate = (
+            self.peer,
+            self.proxied,
+            self.certificate,
+        )
+        attempt.reused = True
+
+
+def _reusable(head: ResponseHead | None, framing: str) -> bool:
+    """Whether a connection may carry another exchange after this complete response.
+
+    Only when the server says so (``Connection: keep-alive``, as nginx, Apache and CDNs do): a
+    server that answers HTTP/1.1 without it may still neither read another request nor close.
+    """
+    if head is None or head.http_version != "HTTP/1.1" or framing == "close":
+        return False
+    tokens = {t.strip().lower() for v in head.values("Connection") for t in v.split(",")}
+    return "keep-alive" in tokens and "close" not in tokens
 
 
 def _utc_now() -> datetime:
@@ -537,6 +581,36 @@ class ArchivingDownloadHandler(BaseHttpDownloadHandler):
         self._proxy_ssl_context = _make_insecure_ssl_ctx()
         self._block_private = settings.getbool("OPEDS_BLOCK_PRIVATE_ADDRESSES", False)
         self._robots_maxsize = settings.getint("OPEDS_ROBOTSTXT_MAXSIZE", ROBOTSTXT_MAXSIZE)
+        self._idle: dict[tuple[Any, ...], list[_Idle]] = {}
+
+    def _take_idle(self, key: tuple[Any, ...]) -> _Idle | None:
+        idle = self._idle.get(key)
+        while idle:
+            conn = idle.pop()
+            fresh = time.monotonic() - conn.since < IDLE_SECONDS
+            if fresh and not conn.writer.is_closing() and not conn.reader.at_eof():
+                return conn
+            conn.writer.transport.abort()
+        return None
+
+    def _keep(self, key: tuple[Any, ...], attempt: _Attempt) -> bool:
+        """Park a connection whose exchange ended cleanly, for the next request to the host."""
+        assert attempt.reader is not None and attempt.writer is not None
+        idle = self._idle.setdefault(key, [])
+        if len(idle) >= MAX_IDLE_PER_HOST or len(getattr(attempt.reader, "_buffer", b"")):
+            return False  # bytes beyond the response: the connection is out of step
+        idle.append(
+            _Idle(
+                attempt.reader,
+                attempt.writer,
+                attempt.peer,
+                attempt.proxied,
+                attempt.certificate,
+                time.monotonic(),
+            )
+        )
+        attempt.writer = attempt.reader = None
+        return True
 
     async def download_request(self, request: Request) -> Response:
         # A retried or redirected request carries a copy of the previous attempt's meta.
@@ -556,7 +630,9 @@ class ArchivingDownloadHandler(BaseHttpDownloadHandler):
                 f"Getting {request.url} took longer than {timeout} seconds."
             ) from e
         finally:
-            attempt.close(clean=clean)
+            key = attempt.pool_key
+            if not (clean and attempt.reusable and key is not None and self._keep(key, attempt)):
+                attempt.close(clean=clean)
 
     async def _download(self, request: Request, attempt: _Attempt) -> Response:
         target = _Target.from_url(request.url)
@@ -573,15 +649,40 @@ class ArchivingDownloadHandler(BaseHttpDownloadHandler):
         start_time = time.monotonic()
         if self._block_private:
             await _refuse_blocked_host(target.host)
-        await self._connect(request, attempt, target, proxy)
+        bind = request.meta.get("bindaddress") or self._bind_address
+        key = (
+            target.scheme,
+            target.host,
+            target.port,
+            None if proxy is None else (proxy.scheme, proxy.host, proxy.port, proxy.authorization),
+            str(bind),
+        )
+        attempt.pool_key = key
+        idle = self._take_idle(key)
+        if idle is not None:
+            idle.resume(attempt)
+        else:
+            await self._connect(request, attempt, target, proxy)
         peer = None if attempt.proxied else attempt.peer
         if self._block_private and peer is not None and is_blocked_address(str(peer)):
             # a name that resolved to a public address a moment ago, and not now
             raise BlockedAddressError(f"{target.host} is at {attempt.peer}: not fetched")
         attempt.request_bytes = origin_bytes
         attempt.started = self._clock()
-        await _send(attempt, wire_bytes)
-        head = await self._read_final_head(attempt)
+        try:
+            await _send(attempt, wire_bytes)
+            head = await self._read_final_head(attempt)
+        except (DownloadFailedError, ConnectionError) as e:
+            if not attempt.reused:
+                raise
+            # the server closed the idle connection before it saw this request: a new one
+            logger.debug("kept-alive connection to %s gone (%s); reconnecting", target.host, e)
+            attempt.close(clean=False)
+            attempt.reused = False
+            await self._connect(request, attempt, target, proxy)
+            attempt.started = self._clock()
+            await _send(attempt, wire_bytes)
+            head = await self._read_final_head(attempt)
         request.meta["download_latency"] = time.monotonic() - start_time
         attempt.head = head
         try:
@@ -668,6 +769,7 @@ class ArchivingDownloadHandler(BaseHttpDownloadHandler):
                 self._fail_on_dataloss_warned = True
             raise ResponseDataLossError(str(e)) from e
 
+        attempt.reusable = _reusable(attempt.head, attempt.framing)
         return make_response(**response_args, body=attempt.record(request, None))
 
     async def _connect(
@@ -695,7 +797,11 @@ class ArchivingDownloadHandler(BaseHttpDownloadHandler):
                 _log_sslobj_debug_info(ssl_object)
 
     async def close(self) -> None:
-        """Nothing to release: every connection is closed with its exchange."""
+        """Close the connections kept for further requests."""
+        for idle in self._idle.values():
+            for conn in idle:
+                conn.writer.close()
+        self._idle.clear()
 
 
 def _is_robots_request(request: Request) -> bool:

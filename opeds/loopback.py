@@ -67,8 +67,8 @@ class Page:
     ``headers`` are written in this order and exact case. The server adds, unless the page
     already names them: ``Date`` (first), ``Content-Type`` (default ``text/html;
     charset=utf-8``), ``ETag``, ``Last-Modified``, ``Content-Encoding: gzip``, then the framing
-    (``Content-Length`` or ``Transfer-Encoding: chunked``) and ``Connection: close`` when the
-    connection ends after this response.
+    (``Content-Length`` or ``Transfer-Encoding: chunked``) and ``Connection: keep-alive``, or
+    ``Connection: close`` when the connection ends after this response.
     """
 
     body: bytes
@@ -661,9 +661,9 @@ class LoopbackWeb:
             self._stopping.wait(page.delay)
         keep_alive = req.keep_alive and not self._stopping.is_set()
         data, keep_alive = self._render(page, req, keep_alive)
-        conn.sock.sendall(data)
-        with self._lock:
+        with self._lock:  # logged first: a client that has the response finds it in the log
             self.sent.setdefault(url, []).append(data)
+        conn.sock.sendall(data)
         return keep_alive
 
     def _render(self, page: Page, req: _Request, keep_alive: bool) -> tuple[bytes, bool]:
@@ -706,7 +706,7 @@ class LoopbackWeb:
             keep_alive = keep_alive and "close" not in page_connection.lower()
         elif not keep_alive:
             headers.append(("Connection", "close"))
-        elif req.version == "HTTP/1.0":
+        else:  # said even to HTTP/1.1 clients, as nginx and Apache do
             headers.append(("Connection", "keep-alive"))
         head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
         body = b"" if req.method == "HEAD" else payload

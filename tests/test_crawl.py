@@ -134,6 +134,24 @@ def test_request_records_are_what_was_sent(night1: tuple[Settings, LoopbackWeb])
     assert b"Proxy-Authorization" not in raw
 
 
+def test_connections_are_kept_alive_and_every_exchange_is_archived_apart(
+    night1: tuple[Settings, LoopbackWeb],
+) -> None:
+    settings, web = night1
+    served = [r for r in web.requests if r.method != "CONNECT"]
+    connections = {r.client for r in served}
+    assert len(connections) < len(served)  # the outlet said keep-alive: connections were reused
+    # ...and each request record holds one request, exactly as the server received it
+    recs = records(settings.archive_path)
+    sent = sorted(
+        raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n", 1)[1]
+        for kind, _, raw, _ in recs
+        if kind == "request"
+    )
+    got = sorted(r.raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n", 1)[1] for r in served)
+    assert sent == got
+
+
 def test_files_pass_warcio_check(night1: tuple[Settings, LoopbackWeb]) -> None:
     settings, _web = night1
     files = sorted(settings.archive_path.rglob("*.warc.gz"))

@@ -96,6 +96,14 @@ ORIGIN_ROUTES: dict[str, list[Step]] = {
     "/until-close": [b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nread until close", 0.2],
     "/post": [b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"],
     "/missing": [b"HTTP/1.1 404 Nope\r\nContent-Length: 9\r\n\r\nnot found"],
+    # says keep-alive, then closes anyway (as servers do with idle connections): whichever
+    # request next takes the kept connection meets a closed one and must go through a new one
+    **{
+        f"/kept-{i}": [
+            b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 4\r\n\r\nkept"
+        ]
+        for i in range(4)
+    },
     "/broken": [b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n"],
     "/private": [_ok(b"robots.txt forbids this")],
     "/stop-at-head": [_ok(b"x" * 50)],
@@ -235,6 +243,7 @@ def _direct_crawl(servers: Servers, tmp: Path) -> Crawl:
         Case("until-close", o.url("/until-close")),
         Case("post", o.url("/post"), method="POST", body="title=Op-ed&x=%C3%A9"),
         Case("missing", o.url("/missing")),
+        *(Case(f"kept-{i}", o.url(f"/kept-{i}")) for i in range(4)),
         Case("broken", o.url("/broken")),
         Case("private", o.url("/private")),
         Case("stop-at-head", o.url("/stop-at-head")),
@@ -322,7 +331,7 @@ def test_request_bytes_are_what_the_server_received(direct: CrawlResult, servers
     assert ex.method == "GET"
     assert ex.request_bytes.startswith(b"GET /odd?x=1&y=a%20b HTTP/1.1\r\n")
     assert f"\r\nHost: 127.0.0.1:{servers.origin.port}\r\n".encode() in ex.request_bytes
-    assert b"\r\nConnection: close\r\n" in ex.request_bytes
+    assert b"\r\nConnection:" not in ex.request_bytes  # HTTP/1.1: persistent unless closed
     assert ex.request_bytes.endswith(b"\r\n\r\n")
     assert servers.origin.received["/odd?x=1&y=a%20b"] == [ex.request_bytes]
 
@@ -331,9 +340,7 @@ def test_post_body_is_part_of_request_bytes(direct: CrawlResult, servers: Server
     ex = direct.exchange("post")
     assert ex.method == "POST"
     assert ex.request_bytes.startswith(b"POST /post HTTP/1.1\r\n")
-    assert ex.request_bytes.endswith(
-        b"\r\nContent-Length: 20\r\nConnection: close\r\n\r\ntitle=Op-ed&x=%C3%A9"
-    )
+    assert ex.request_bytes.endswith(b"\r\nContent-Length: 20\r\n\r\ntitle=Op-ed&x=%C3%A9")
     assert servers.origin.received["/post"] == [ex.request_bytes]
     assert (ex.status, ex.reason, ex.body) == (201, "Created", b"")
 
@@ -383,6 +390,17 @@ def test_robots_txt_is_fetched_and_obeyed(direct: CrawlResult, servers: Servers)
     assert "private" in direct.errors, (robot_stats, robots[0], direct.stderr[-4000:])
     assert direct.errors["private"]["type"] == "IgnoreRequest"
     assert "/private" not in servers.origin.received
+
+
+def test_a_kept_connection_the_server_closed_is_replaced(
+    direct: CrawlResult, servers: Servers
+) -> None:
+    for i in range(4):
+        ex = direct.exchange(f"kept-{i}")
+        assert (ex.status, ex.body) == (200, b"kept")
+        # one request each reached the server: none was lost, none answered twice
+        assert len(servers.origin.received[f"/kept-{i}"]) == 1
+    assert direct.exchange("missing").status == 404
 
 
 def test_error_statuses_are_recorded(direct: CrawlResult) -> None:
