@@ -5,7 +5,7 @@ few worker processes (``forkserver``, else ``spawn``: nothing of the parent's st
 and yields the results in the order the pages came in, so what a night stores does not depend on
 the number of workers. lxml and trafilatura keep memory across documents; each worker is replaced
 after :data:`TASKS_PER_WORKER` pages, so that growth stays bounded and out of the parent, which
-only holds the pages in flight (at most two per worker, plus one each being loaded).
+only holds the pages in flight (at most two per worker, read but not yet extracted).
 
 A page that cannot be loaded, or whose extraction kills its worker (twice: the page is tried once
 more in a fresh worker), comes back as an :class:`ExtractionFailure`; the other pages go on.
