@@ -14,8 +14,9 @@ sitemap of its pages (``lastmod`` = the night) and a robots.txt allowing everyth
 1. bare: a Scrapy ``SitemapSpider`` that reads the same sitemaps and fetches every page, doing
    nothing with them, in its own child process (``AsyncCrawlerProcess``). Scrapy's default
    download handler and settings, except ``ROBOTSTXT_OBEY=True``, ``DOWNLOAD_DELAY=0`` and the
-   concurrency opeds uses: ``CONCURRENT_REQUESTS`` and ``CONCURRENT_REQUESTS_PER_DOMAIN`` from
-   :func:`crawler.process.scrapy_settings`, and the same ``DOWNLOAD_SLOTS`` (one request at a time
+   concurrency opeds uses: ``CONCURRENT_REQUESTS``, ``CONCURRENT_REQUESTS_PER_DOMAIN`` and
+   ``CONCURRENT_ITEMS`` from :func:`crawler.process.scrapy_settings`, and the same
+   ``DOWNLOAD_SLOTS`` (one request at a time
    per host, as ``crawler.process`` gives every host of a source).
 2. opeds: ``opeds crawl --sources FILE --archive DIR --night 2026-11-28 --log LOG --json`` (the
    real CLI): WARC capture and catalog during the crawl, then extraction, clustering, metadata

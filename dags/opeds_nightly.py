@@ -201,7 +201,12 @@ def opeds_nightly() -> None:
         summaries = dict(zip(names, pulled or [None] * len(names), strict=True))
         with af.night_task(context) as t:
             night_report = af.night_report(
-                t.night, summaries, extracted, sealed["files"], dry_run=t.run.dry_run
+                t.night,
+                summaries,
+                extracted,
+                sealed["files"],
+                dry_run=t.run.dry_run,
+                archived=af.archived_counts(t.settings, t.night),
             )
             key = store_report(t.settings, night_report)
             for line in af.report_lines(night_report, key):

@@ -453,6 +453,13 @@ def crawl_source(
     return summary
 
 
+def archived_counts(settings: Settings, night: str) -> dict[str, dict[str, int]]:
+    """:func:`opeds.night.archived_counts`, imported when a task runs (not at DAG parse)."""
+    from opeds.night import archived_counts as counts
+
+    return counts(settings, night)
+
+
 def recover_unfinished(settings: Settings, night: str, source: str | None = None) -> Any:
     """:func:`opeds.night.recover_unfinished`, imported when a task runs (not at DAG parse)."""
     from opeds.night import recover_unfinished as recover
@@ -524,8 +531,10 @@ def night_report(
     sealed: Sequence[Mapping[str, Any]],
     *,
     dry_run: bool = False,
+    archived: Mapping[str, Mapping[str, int]] | None = None,
 ) -> dict[str, Any]:
-    """The night report (:func:`opeds.night.build_report`) from what the tasks passed on.
+    """The night report (:func:`opeds.night.build_report`) from what the tasks passed on, and
+    ``archived``, the night-wide archive counts (:func:`opeds.night.archived_counts`).
 
     ``summaries`` maps every selected source to its crawl summary, or None when its crawl task
     failed without one. The report gains ``failed_sources``: source name to the reason.
@@ -563,7 +572,7 @@ def night_report(
         SealedFile(str(f["key"]), int(f["size"]), str(f["sha256"]), int(f["records"]))
         for f in sealed
     ]
-    report = build_report(night, CrawlResult(night, results), stats, cluster, files)
+    report = build_report(night, CrawlResult(night, results), stats, cluster, files, archived)
     for name, reason in failed.items():
         report["sources"][name]["crawl_failed"] = reason
     report["failed_sources"] = failed

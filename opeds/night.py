@@ -625,18 +625,45 @@ def report_key(night: str) -> str:
     return f"reports/{d:%Y/%m/%d}/night-{night}.json"
 
 
+def archived_counts(settings: Settings, night: str) -> dict[str, dict[str, int]]:
+    """Per source, what the catalog holds of ``night``: records, responses and revisits (the
+    whole night, however many tries its crawl took)."""
+    from sqlalchemy import func, select
+
+    out: dict[str, dict[str, int]] = {}
+    q = (
+        select(captures.c.source, captures.c.record_type, func.count())
+        .where(captures.c.night == night)
+        .group_by(captures.c.source, captures.c.record_type)
+    )
+    with catalog_for(settings) as cat, cat.engine.connect() as c:
+        for source, record_type, n in c.execute(q):
+            d = out.setdefault(source, {"records": 0, "responses": 0, "revisits": 0})
+            d["records"] += 2 * n  # request + response (or revisit)
+            d["responses" if record_type == "response" else "revisits"] += n
+    return out
+
+
 def build_report(
     night: str,
     crawl: CrawlResult | None,
     extract: ExtractStats | None,
     cluster: Any,
     sealed: Sequence[SealedFile],
+    archived: Mapping[str, Mapping[str, int]] | None = None,
 ) -> dict[str, Any]:
-    """The night report: per source what was found, fetched, failed and archived."""
+    """The night report: per source what was found, fetched, failed and archived.
+
+    ``archived`` (:func:`archived_counts`) gives the night-wide archive counts; without it they
+    are the last crawl's. ``fetched`` and ``requests`` are the last crawl's HTTP traffic; what a
+    resumed crawl read back from tonight's archive instead is ``read_from_archive``.
+    """
     per_source: dict[str, Any] = {}
     if crawl is not None:
         for name, r in sorted(crawl.sources.items()):
             c = r.counts
+            resumed = c.get("resumed_from_archive", 0)
+            held = (archived or {}).get(name)
             reasons: dict[str, int] = {}
             for k, v in c.items():
                 if k.startswith("failed/"):
@@ -649,14 +676,15 @@ def build_report(
                 "already_archived": c.get("already_archived", 0),
                 "robots_disallowed": c.get("robots_disallowed", 0),
                 "rechecked": c.get("rechecks", 0),
-                "fetched": c.get("response_count", 0),
-                "requests": c.get("request_count", 0),
+                "fetched": max(c.get("response_count", 0) - resumed, 0),
+                "requests": max(c.get("request_count", 0) - resumed, 0),
+                "read_from_archive": resumed,
                 "failed": sum(reasons.values()),
                 "failed_reasons": reasons,
                 "failures": r.failures[:50],
-                "records": c.get("records", 0),
-                "responses": c.get("responses", 0),
-                "revisits": c.get("revisits", 0),
+                "records": held["records"] if held else c.get("records", 0),
+                "responses": held["responses"] if held else c.get("responses", 0),
+                "revisits": held["revisits"] if held else c.get("revisits", 0),
                 "bytes_payload": c.get("bytes_payload", 0),
                 "new_articles": (extract.by_source.get(name, 0) if extract else 0),
                 "finish_reason": r.finish_reason,
@@ -739,6 +767,6 @@ def run_night(
     write_metadata(settings, night)
     sealed = seal_night(settings, night, progress=progress)
     index = index_night(settings, night, progress=progress)
-    report = build_report(night, crawl, extract, cluster, sealed)
+    report = build_report(night, crawl, extract, cluster, sealed, archived_counts(settings, night))
     key = store_report(settings, report)
     return NightOutcome(night, report, key, crawl, sealed, index)

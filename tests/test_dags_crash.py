@@ -416,10 +416,6 @@ def test_a_crawl_killed_mid_way_is_retried_by_airflow_and_the_night_is_whole(
         assert not again, f"{source}: archived before the kill, fetched again: {again}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the report's per-source record counts are those of the crawl's last try only",
-)
 def test_the_report_of_a_retried_crawl_counts_the_whole_night(
     retried: tuple[Env, dict[str, Any]],
 ) -> None:
