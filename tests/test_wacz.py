@@ -100,9 +100,7 @@ def test_night_package_is_valid_for_py_wacz(tmp_path: Path) -> None:
             n for n in zf.namelist() if n.startswith("indexes/") and n != "indexes/index.cdx"
         ]
     entries = [json.loads(line.split(" ", 2)[2]) for line in index]
-    assert sorted(e["url"] for e in entries if "url" in e) == sorted(
-        p.url for p in pages
-    )
+    assert sorted(e["url"] for e in entries if "url" in e) == sorted(p.url for p in pages)
     assert all(e["filename"] == Path(warc_key).name for e in entries)
 
 
