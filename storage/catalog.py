@@ -8,7 +8,9 @@ records and the conditional-GET validators (ETag / Last-Modified) of archived ar
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -268,6 +270,7 @@ class Catalog:
         if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url, future=True)
+        self._local = threading.local()
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         if create:
@@ -297,7 +300,22 @@ class Catalog:
         return self.engine.dialect.name
 
     def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
         self.engine.dispose()
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """This thread's kept connection, for the lookups a crawl makes for every page (no pool
+        round trip); each lookup ends its transaction, so it never pins an old snapshot."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = self._local.conn = self.engine.connect()
+        try:
+            yield conn
+        finally:
+            conn.rollback()
 
     def __enter__(self) -> Catalog:
         return self
@@ -374,7 +392,7 @@ class Catalog:
 
     def first_capture_with_digest(self, digest: str) -> Capture | None:
         """The earliest full (non-revisit) capture of a payload, any URL, any night."""
-        with self.engine.connect() as c:
+        with self._reading() as c:
             row = c.execute(_FIRST_WITH_DIGEST, {"digest": digest}).first()
         return Capture.from_row(row) if row else None
 
@@ -394,7 +412,7 @@ class Catalog:
 
     def capture_history(self, canonical_url: str) -> list[Capture]:
         """Every capture of a canonical URL, oldest first."""
-        with self.engine.connect() as c:
+        with self._reading() as c:
             return [Capture.from_row(r) for r in c.execute(_HISTORY, {"canonical": canonical_url})]
 
     def captures_for_night(
