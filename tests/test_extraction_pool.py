@@ -13,13 +13,16 @@ from crawler.extract import ExtractedArticle
 from opeds.extraction_pool import ExtractionFailure, PageInput, default_workers, extract_pages
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 
 
-def pages() -> list[PageInput]:
+def pages(corpus: Path | None = None) -> list[PageInput]:
+    """The seed pages, and with ``corpus`` ten real pages of its readability set besides."""
     files = sorted(FIXTURES.glob("*.html"))
-    if CORPUS.is_dir():
-        files += sorted((CORPUS / "extraction" / "readability").glob("*/source.html"))[:10]
+    assert files, FIXTURES
+    if corpus is not None:
+        real = sorted((corpus / "extraction" / "readability").glob("*/source.html"))[:10]
+        assert len(real) == 10, corpus
+        files += real
     return [
         PageInput(p.read_bytes(), f"https://example.org/{i}/{p.parent.name}/{p.name}")
         for i, p in enumerate(files)
@@ -41,8 +44,15 @@ def as_dicts(results: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
     return out
 
 
-def test_workers_give_the_same_articles_in_the_same_order() -> None:
-    items = pages()
+@pytest.fixture(params=["seed", pytest.param("corpus", marks=pytest.mark.corpus)])
+def page_set(request: pytest.FixtureRequest) -> list[PageInput]:
+    if request.param == "corpus":
+        return pages(request.getfixturevalue("corpus_dir"))
+    return pages()
+
+
+def test_workers_give_the_same_articles_in_the_same_order(page_set: list[PageInput]) -> None:
+    items = page_set
     inline = list(extract_pages(tasks(items), workers=0))
     pooled = list(extract_pages(tasks(items), workers=2, tasks_per_worker=2))
     assert [t for t, _ in pooled] == list(range(len(items)))
@@ -58,17 +68,17 @@ class _Crash(bytes):
 
 
 def test_a_page_that_cannot_be_loaded_or_kills_its_worker_fails_alone() -> None:
-    good = pages()[:3]
+    first, second = pages()[:2]
 
     def unreadable() -> PageInput:
         raise OSError("record truncated")
 
     work: list[tuple[str, Callable[[], PageInput]]] = [
-        ("a", lambda: good[0]),
+        ("a", lambda: first),
         ("unreadable", unreadable),
-        ("b", lambda: good[1]),
+        ("b", lambda: second),
         ("crash", lambda: PageInput(_Crash(b"<html></html>"), "https://example.org/crash")),
-        ("c", lambda: good[2]),
+        ("c", lambda: first),
     ]
     out = dict(extract_pages(work, workers=2))
     assert list(out) == ["a", "unreadable", "b", "crash", "c"]
