@@ -224,7 +224,7 @@ def get(
     record, each copied byte for byte with one ranged read per record group.
     """
     from opeds.night import store_for
-    from opeds.retrieval import default_get_name, find_capture, get_capture
+    from opeds.retrieval import default_get_name, find_capture, write_capture
 
     settings = make_settings(archive, catalog_url)
     with open_catalog(settings) as cat, tempfile.TemporaryDirectory(prefix="opeds-get-") as tmp:
@@ -232,11 +232,10 @@ def get(
         path, to_stdout = _output_path(output, default_get_name(cap), tmp)
         store = store_for(settings)
         with progress_bar("reading records", enabled=not as_json and not to_stdout) as progress:
-            result = get_capture(
+            result = write_capture(
                 cat,
                 store,
-                url,
-                at=cap.captured_at,
+                cap,
                 out=path,
                 source=source_label(settings),
                 progress=progress,

@@ -637,6 +637,23 @@ def get_capture(
     """Write the capture of ``url`` closest to ``at`` (see :func:`find_capture`) to ``out``
     (default: :func:`default_get_name` in the current folder) as a ``.warc.gz``."""
     cap = find_capture(catalog, url, at, nearest=nearest)
+    return write_capture(
+        catalog, store, cap, out=out, source=source, clock=clock, progress=progress
+    )
+
+
+def write_capture(
+    catalog: Catalog,
+    store: Store,
+    cap: Capture,
+    *,
+    out: Path | None = None,
+    source: str = "",
+    clock: Clock = _now,
+    progress: Progress = _quiet,
+) -> GetResult:
+    """Write ``cap`` (with what it refers to and its metadata record) to ``out`` (default:
+    :func:`default_get_name` in the current folder) as a ``.warc.gz``."""
     plan = plan_capture(catalog, cap)
     records = read_groups(store, plan.groups, progress=progress)
     path = out if out is not None else Path(default_get_name(cap))
