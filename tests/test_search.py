@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import insert, select
 
 from opeds.cli import main
 from opeds.cli_retrieval import search as search_command
@@ -27,9 +26,9 @@ from storage.search import (
     fts5_query,
     search_articles,
 )
+from tests.conftest import postgres_schema
 
 NIGHT = "2026-11-28"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SEED_ORIGINAL = (
     "https://english.aawsat.com/home/article/3844811/jonathan-hargreaves/"
     "normalization-syrian-regime-didn't-yield-any-results"
@@ -51,17 +50,7 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _postgres_copy(source: Path) -> Iterator[str]:
     """A PostgreSQL schema of its own holding the demo catalog's captures, works and articles."""
-    try:
-        admin = create_engine(PG_URL)
-        with admin.connect() as c:
-            c.execute(text("select 1"))
-    except Exception as exc:  # any driver or connection failure means: no PostgreSQL here
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
-    schema = "t_" + uuid.uuid4().hex[:12]
-    with admin.begin() as c:
-        c.execute(text(f"create schema {schema}"))
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    try:
+    for url in postgres_schema():
         src = Catalog(f"sqlite:///{source}")
         dst = Catalog(url)
         with src.connect() as s, dst.engine.begin() as d:
@@ -72,10 +61,6 @@ def _postgres_copy(source: Path) -> Iterator[str]:
         src.close()
         dst.close()
         yield url
-    finally:
-        with admin.begin() as c:
-            c.execute(text(f"drop schema {schema} cascade"))
-        admin.dispose()
 
 
 @pytest.fixture(
