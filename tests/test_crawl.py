@@ -8,10 +8,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from crawler.process import CrawlResult
 from crawler.sources import load_sources
 from opeds.loopback import LoopbackWeb, Page
 from opeds.night import begin_night, crawl_night
@@ -45,21 +47,29 @@ def proxy_env(web: LoopbackWeb) -> dict[str, str]:
     return env
 
 
-def crawl(tmp_path: Path, web: LoopbackWeb, night: str = NIGHT) -> tuple[Settings, object]:
+def crawl(
+    tmp_path: Path,
+    web: LoopbackWeb,
+    night: str = NIGHT,
+    *,
+    sources: str | None = None,
+    **settings: Any,
+) -> tuple[Settings, CrawlResult]:
+    """Begin and crawl ``night`` through ``web``'s proxy (sources: the small outlet's)."""
     src = tmp_path / "sources.toml"
-    src.write_text(small_outlet_sources(HOST))
+    src.write_text(small_outlet_sources(HOST) if sources is None else sources)
     sf = load_sources(src)
-    settings = Settings(archive=str(tmp_path / "archive"))
-    begin_night(settings, sf, night)
+    config = Settings(archive=str(tmp_path / "archive"), **settings)
+    begin_night(config, sf, night)
     result = crawl_night(
-        settings,
+        config,
         sf.sources,
         night,
         sources_sha256=sf.sha256,
         env=proxy_env(web),
         log_path=tmp_path / "crawl.log",
     )
-    return settings, result
+    return config, result
 
 
 def records(archive: Path) -> list[tuple[str, str, bytes, object]]:
@@ -231,20 +241,9 @@ def test_a_page_cut_at_the_size_cap_is_archived_as_truncated(tmp_path: Path) -> 
         ),
         "http://big.example/huge.html": Page.html(f"<html><body>{big}</body></html>"),
     }
-    src = tmp_path / "sources.toml"
-    src.write_text('[[source]]\nname = "big"\nfeeds = ["http://big.example/feed.xml"]\n')
-    sf = load_sources(src)
-    settings = Settings(archive=str(tmp_path / "archive"), max_page_bytes=50_000)
+    sources = '[[source]]\nname = "big"\nfeeds = ["http://big.example/feed.xml"]\n'
     with LoopbackWeb(pages) as web:
-        begin_night(settings, sf, NIGHT)
-        result = crawl_night(
-            settings,
-            sf.sources,
-            NIGHT,
-            sources_sha256=sf.sha256,
-            env=proxy_env(web),
-            log_path=tmp_path / "crawl.log",
-        )
+        settings, result = crawl(tmp_path, web, sources=sources, max_page_bytes=50_000)
     counts = result.sources["big"].counts
     assert counts.get("failed/too_large") == 1
     recs = records(settings.archive_path)
