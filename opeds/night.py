@@ -128,9 +128,6 @@ def recover_unfinished(settings: Settings, night: str, source: str | None = None
     metadata writer's) is discarded with its catalog locations, so its records are written again.
     Nothing of a failed try is ever sealed or indexed half-written.
     """
-    from sqlalchemy import delete, select, update
-
-    from storage.catalog import articles, captures
     from storage.salvage import salvage_file
     from storage.warc import JOURNAL_SUFFIX, OPEN_SUFFIX
 
@@ -158,16 +155,8 @@ def recover_unfinished(settings: Settings, night: str, source: str | None = None
                 recovery.discarded.append(key)
             else:
                 recovery.salvaged.append(outcome)
-        if discard:
-            with cat.engine.begin() as c:
-                dangling = select(captures.c.id).where(captures.c.warc_key.in_(discard))
-                c.execute(delete(articles).where(articles.c.capture_id.in_(dangling)))
-                c.execute(delete(captures).where(captures.c.warc_key.in_(discard)))
-                c.execute(
-                    update(articles)
-                    .where(articles.c.metadata_warc_key.in_(discard))
-                    .values(metadata_warc_key=None, metadata_offset=None, metadata_length=None)
-                )
+        for key in discard:
+            cat.forget_records(key)
     for key in discard:
         (settings.spool_path / (key + OPEN_SUFFIX)).unlink(missing_ok=True)
     recovery.discarded = sorted(recovery.discarded + discard)

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Text,
     bindparam,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -485,6 +486,39 @@ class Catalog:
             last_record=closed.last_record,
             stored=False,
         )
+
+    def warc_file(self, key: str) -> dict[str, Any] | None:
+        """The row of one WARC file, or None."""
+        with self.engine.connect() as c:
+            row = c.execute(select(warc_files).where(warc_files.c.key == key)).first()
+        return dict(row._mapping) if row else None
+
+    def forget_records(self, warc_key: str, *, from_offset: int = 0) -> int:
+        """Forget what lies in a WARC file from ``from_offset`` on (all of it by default): its
+        captures and the articles extracted from them go, metadata record locations in it are
+        cleared (so those records are written again), and, for the whole file, its row.
+        Returns how many captures went."""
+        with self.engine.begin() as c:
+            gone = select(captures.c.id).where(
+                captures.c.warc_key == warc_key, captures.c.offset >= from_offset
+            )
+            c.execute(delete(articles).where(articles.c.capture_id.in_(gone)))
+            n = c.execute(
+                delete(captures).where(
+                    captures.c.warc_key == warc_key, captures.c.offset >= from_offset
+                )
+            ).rowcount
+            c.execute(
+                update(articles)
+                .where(
+                    articles.c.metadata_warc_key == warc_key,
+                    articles.c.metadata_offset >= from_offset,
+                )
+                .values(metadata_warc_key=None, metadata_offset=None, metadata_length=None)
+            )
+            if from_offset == 0:
+                c.execute(delete(warc_files).where(warc_files.c.key == warc_key))
+        return int(n or 0)
 
     def warc_files_for_night(self, night: str) -> list[dict[str, Any]]:
         q = select(warc_files).where(warc_files.c.night == night).order_by(warc_files.c.key)

@@ -16,7 +16,6 @@ with no whole group is deleted. Running it twice is harmless: a journal left bes
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -26,10 +25,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import delete, select
-
-from storage.catalog import Capture, Catalog, articles, captures, warc_files
+from storage.catalog import Capture, Catalog
 from storage.reader import WarcReadError, read_record_at
+from storage.stores import sha256_file
 from storage.warc import JOURNAL_SUFFIX, OPEN_SUFFIX
 
 logger = logging.getLogger(__name__)
@@ -79,14 +77,6 @@ def _whole(fh: BinaryIO, size: int, key: str, offset: int, length: int | None) -
     return True
 
 
-def _file_facts(path: Path) -> tuple[int, str]:
-    sha = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            sha.update(chunk)
-    return path.stat().st_size, sha.hexdigest()
-
-
 def salvage_file(spool: Path, key: str, catalog: Catalog, night: str) -> Salvage:
     """Recover ``key``, a WARC of ``spool`` left with its journal (as ``.open`` or renamed).
 
@@ -117,22 +107,13 @@ def salvage_file(spool: Path, key: str, catalog: Catalog, night: str) -> Salvage
                     end, cap.offset + cap.length, cap.request_offset + (cap.request_length or 0)
                 )
     dropped = size - end if kept else size
-    with catalog.engine.begin() as c:
-        gone = select(captures.c.id).where(captures.c.warc_key == key)
-        if kept:
-            gone = gone.where(captures.c.offset >= end)
-        ids = [r[0] for r in c.execute(gone)]
-        if ids:
-            c.execute(delete(articles).where(articles.c.capture_id.in_(ids)))
-            c.execute(delete(captures).where(captures.c.id.in_(ids)))
-        if not kept:
-            c.execute(delete(warc_files).where(warc_files.c.key == key))
+    removed = catalog.forget_records(key, from_offset=end if kept else 0)
     if not kept:
         unfinished.unlink(missing_ok=True)
         if source == final:
             final.unlink(missing_ok=True)
         journal.unlink(missing_ok=True)
-        return Salvage(key, 0, dropped, 0, len(ids), deleted=True)
+        return Salvage(key, 0, dropped, 0, removed, deleted=True)
     if source == unfinished:
         with open(unfinished, "r+b") as fh:
             fh.truncate(end)
@@ -142,8 +123,8 @@ def salvage_file(spool: Path, key: str, catalog: Catalog, night: str) -> Salvage
     have = catalog.capture_record_ids(key)
     missing = [cap for cap in kept if cap.record_id not in have]
     catalog.add_captures(missing)
-    size, sha256 = _file_facts(final)
-    recorded = {f["key"]: f for f in catalog.warc_files_for_night(night)}.get(key)
+    size, sha256 = sha256_file(final)
+    recorded = catalog.warc_file(key)
     if recorded is None or (recorded["size"], recorded["sha256"]) != (size, sha256):
         catalog.record_warc_file(
             key,
@@ -162,4 +143,4 @@ def salvage_file(spool: Path, key: str, catalog: Catalog, night: str) -> Salvage
         len(kept),
         dropped,
     )
-    return Salvage(key, len(kept), dropped, len(missing), len(ids), deleted=False)
+    return Salvage(key, len(kept), dropped, len(missing), removed, deleted=False)
