@@ -92,26 +92,17 @@ def test_articles_nights_and_files(catalog_url: str) -> None:
         )
         assert again.original_hint == {"evidence": "standfirst"}
         assert cat.night_sources_digest("2026-11-28") == "abc"
-        cat.record_warc_file(
-            "warcs/x",
-            "2026-11-28",
-            size=10,
-            sha256="0" * 64,
-            records=3,
-            first_record=T0,
-            last_record=T0,
-            stored=False,
-        )
-        cat.record_warc_file(
-            "warcs/x",
-            "2026-11-28",
-            size=10,
-            sha256="0" * 64,
-            records=3,
-            first_record=T0,
-            last_record=T0,
-            stored=True,
-        )
+        for stored in (False, True):  # written, then recorded again once stored
+            cat.record_warc_file(
+                "warcs/x",
+                "2026-11-28",
+                size=10,
+                sha256="0" * 64,
+                records=3,
+                first_record=T0,
+                last_record=T0,
+                stored=stored,
+            )
         (f,) = cat.warc_files_for_night("2026-11-28")
         assert f["stored"] is True and f["records"] == 3
         cat.finish_night("2026-11-28", {"night": "2026-11-28"})
