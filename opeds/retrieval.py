@@ -658,7 +658,7 @@ def write_capture(
     records = read_groups(store, plan.groups, progress=progress)
     path = out if out is not None else Path(default_get_name(cap))
     fields = [
-        *_provenance(source or getattr(store, "uri", ""), records),
+        *_provenance(source or store.uri, records),
         ("opeds-url", cap.url),
         ("opeds-captured", iso_z(cap.captured_at) or ""),
     ]
@@ -757,7 +757,7 @@ def export_work(
     with tempfile.TemporaryDirectory(prefix="opeds-export-") as tmp:
         warc_path = Path(tmp) / warc_name
         fields = [
-            *_provenance(source or getattr(store, "uri", ""), records),
+            *_provenance(source or store.uri, records),
             ("opeds-work", work["work"]),
             ("opeds-original", work.get("original") or ""),
         ]
