@@ -544,31 +544,21 @@ start_urls = ["{H}/list.html"]
 article_pattern = "/(a|trap|odd)/"
 allowed_domains = ["hostile.example", "10.0.0.7", "localhost", "127.0.0.1", "169.254.169.254"]
 crawl_delay = 0.0
-
+""" + "".join(
+    f"""
 [[source]]
-name = "good"
-feeds = ["{GOOD}/feed.xml"]
-allowed_domains = ["good.example"]
+name = "{name}"
+feeds = ["{host}/feed.xml"]
+allowed_domains = ["{name}.example"]
 crawl_delay = 0.0
-
-[[source]]
-name = "bigrobots"
-feeds = ["{BIG_ROBOTS}/feed.xml"]
-allowed_domains = ["bigrobots.example"]
-crawl_delay = 0.0
-
-[[source]]
-name = "junkrobots"
-feeds = ["{JUNK_ROBOTS}/feed.xml"]
-allowed_domains = ["junkrobots.example"]
-crawl_delay = 0.0
-
-[[source]]
-name = "closed"
-feeds = ["{CLOSED}/feed.xml"]
-allowed_domains = ["closed.example"]
-crawl_delay = 0.0
-"""
+"""  # one plain outlet per feed host
+    for name, host in (
+        ("good", GOOD),
+        ("bigrobots", BIG_ROBOTS),
+        ("junkrobots", JUNK_ROBOTS),
+        ("closed", CLOSED),
+    )
+)
 
 
 # -- the nights -----------------------------------------------------------------------------------
