@@ -24,13 +24,12 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
-from sqlalchemy import select
 
 from crawler.capture import KIND_KEY
 from opeds.errors import OpedsError
-from storage.catalog import Capture, Catalog, captures
+from storage.catalog import Capture, Catalog
 from storage.reader import WarcReadError, read_record_at
-from storage.stores import Store, open_store
+from storage.stores import LocalStore, SpoolFirst, Store, open_store
 from storage.warc import PROFILE_IDENTICAL
 
 logger = logging.getLogger(__name__)
@@ -46,10 +45,8 @@ class ArchivedTonightMiddleware:
         self, crawler: Crawler, spool: Path, night: str, remote: Callable[[], Store] | None = None
     ):
         self.crawler = crawler
-        self.spool = spool
         self.night = night
-        self._open_remote = remote
-        self._remote: Store | None = None
+        self.warcs = SpoolFirst(LocalStore(spool), remote)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivedTonightMiddleware:
@@ -79,7 +76,7 @@ class ArchivedTonightMiddleware:
         catalog: Catalog | None = getattr(spider, "catalog", None)
         if catalog is None:
             return None
-        cap = self._tonight(catalog, request.url)
+        cap = catalog.latest_definite_capture(self.night, request.url)
         if cap is None:
             return None
         response = self._response(catalog, cap, request)
@@ -87,31 +84,9 @@ class ArchivedTonightMiddleware:
             self.crawler.stats.inc_value("opeds/resumed_from_archive")
         return response
 
-    def _tonight(self, catalog: Catalog, url: str) -> Capture | None:
-        q = (
-            select(captures)
-            .where(captures.c.night == self.night, captures.c.url == url)
-            .where(captures.c.status < 500, captures.c.status != 429)
-            .order_by(captures.c.captured_at.desc(), captures.c.id.desc())
-            .limit(1)
-        )
-        with catalog.engine.connect() as c:
-            row = c.execute(q).first()
-        return Capture.from_row(row) if row else None
-
     def _read(self, cap: Capture) -> Any:
-        path = self.spool / cap.warc_key
         try:
-            if path.is_file():
-                with open(path, "rb") as fh:
-                    fh.seek(cap.offset)
-                    data = fh.read(cap.length)
-            elif self._open_remote is not None:
-                if self._remote is None:
-                    self._remote = self._open_remote()
-                data = self._remote.read_range(cap.warc_key, cap.offset, cap.length)
-            else:
-                return None
+            data = self.warcs.read_range(cap.warc_key, cap.offset, cap.length)
         except (OSError, OpedsError) as e:
             logger.warning("cannot read the archived %s back: %s", cap.url, e)
             return None

@@ -37,7 +37,7 @@ from opeds.settings import Settings
 from storage.catalog import Article, Catalog, captures
 from storage.reader import read_record_at
 from storage.salvage import Salvage
-from storage.stores import LocalStore, Store, open_store
+from storage.stores import LocalStore, SpoolFirst, Store, open_store
 from storage.warc import WarcFileWriter
 
 logger = logging.getLogger(__name__)
@@ -203,11 +203,6 @@ class ExtractStats:
     by_source: dict[str, int] = field(default_factory=dict)
 
 
-def _reading_store(settings: Settings) -> Store:
-    """WARCs not yet sealed are read from the spool; sealed remote ones from the store."""
-    return LocalStore(settings.spool_path)
-
-
 ARTICLE_BATCH = 100
 """Articles added to the catalog per transaction while extracting."""
 
@@ -236,14 +231,15 @@ def extract_night(
     from storage.search import ensure_search_index
 
     stats = ExtractStats()
-    spool = _reading_store(settings)
-    remote = store_for(settings) if settings.is_remote else None
+    warcs = SpoolFirst(
+        LocalStore(settings.spool_path),
+        (lambda: store_for(settings)) if settings.is_remote else None,
+    )
 
     def loader(src: Capture, url: str) -> Callable[[], PageInput]:
         def load() -> PageInput:
-            store = spool if (spool.size(src.warc_key) is not None or not remote) else remote
             record = read_record_at(
-                store.read_range(src.warc_key, src.offset, src.length),
+                warcs.read_range(src.warc_key, src.offset, src.length),
                 name=src.warc_key,
                 offset=src.offset,
             )

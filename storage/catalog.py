@@ -427,6 +427,20 @@ class Catalog:
         with self.engine.connect() as c:
             return [Capture.from_row(r) for r in c.execute(q.order_by(captures.c.id))]
 
+    def latest_definite_capture(self, night: str, url: str) -> Capture | None:
+        """The latest capture of exactly ``url`` on ``night`` that is a definite answer (not a
+        5xx or 429, which are tried again)."""
+        q = (
+            select(captures)
+            .where(captures.c.night == night, captures.c.url == url)
+            .where(captures.c.status < 500, captures.c.status != 429)
+            .order_by(captures.c.captured_at.desc(), captures.c.id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as c:
+            row = c.execute(q).first()
+        return Capture.from_row(row) if row else None
+
     def get_capture(self, capture_id: int) -> Capture:
         with self.engine.connect() as c:
             row = c.execute(select(captures).where(captures.c.id == capture_id)).first()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol
@@ -150,6 +150,23 @@ class LocalStore:
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
+
+
+class SpoolFirst:
+    """Reads a night's WARCs where they are: from the spool while they are there (not sealed
+    yet, or a local archive), else from the archive's store, opened on first need."""
+
+    def __init__(self, spool: LocalStore, archive: Callable[[], Store] | None = None):
+        self.spool = spool
+        self._open_archive = archive
+        self._archive: Store | None = None
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        if self.spool.size(key) is not None or self._open_archive is None:
+            return self.spool.read_range(key, offset, length)
+        if self._archive is None:
+            self._archive = self._open_archive()
+        return self._archive.read_range(key, offset, length)
 
 
 def open_store(archive: str, **s3_options: object) -> Store:
