@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
 from opeds.loopback import Page
+
+
+def proxy_env(proxy_url: str, **extra: str) -> dict[str, str]:
+    """This process's environment for a crawl child that reaches the test web through
+    ``proxy_url``: other proxy settings and armed crash points left out, ``extra`` added."""
+    env = {
+        k: v for k, v in os.environ.items() if "proxy" not in k.lower() and k != "OPEDS_CRASH_AT"
+    }
+    env["http_proxy"] = env["https_proxy"] = proxy_url
+    env.update(extra)
+    return env
+
 
 PARA = (
     "The {n} argument deserves a careful hearing, because the region's diplomacy has moved faster "

@@ -29,13 +29,14 @@ from opeds.settings import Settings
 from storage.reader import RecordInfo, WarcReadError, iter_records, read_record_at
 from storage.warc import JOURNAL_SUFFIX, OPEN_SUFFIX
 from tests.s3server import MotoS3, moto_s3_fixture  # noqa: F401  (fixture)
-from tests.sitekit import article_html
+from tests.sitekit import article_html, proxy_env
 from tests.warccheck import check_warc
 
 NIGHT = "2026-11-28"
 HOST = "http://wire.example"
 ARTICLES = 36
 OPEDS = str(Path(sys.executable).with_name("opeds"))
+LOOPBACK = "127.0.0.1,localhost"  # the S3 server is reached directly
 
 
 def outlet(delay: float = 0.0) -> dict[str, Page]:
@@ -77,15 +78,6 @@ def sources_file(tmp_path: Path) -> Path:
     return path
 
 
-def proxy_env(web: LoopbackWeb, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    env.pop("OPEDS_CRASH_AT", None)
-    env["http_proxy"] = env["https_proxy"] = web.proxy_url
-    env["no_proxy"] = "127.0.0.1,localhost"
-    env.update(extra)
-    return env
-
-
 def small_files(tmp_path: Path) -> Settings:
     """Files of ~20 kB, so a crawl of 36 articles rotates several times."""
     return Settings(archive=str(tmp_path / "archive"), warc_max_bytes=20_000)
@@ -101,7 +93,7 @@ def kill_crawl(tmp_path: Path, web: LoopbackWeb, settings: Settings, point: str)
             sf.sources,
             night_id(NIGHT),
             warcinfo=warcinfo_fields(settings, NIGHT, sf.sha256),
-            env=proxy_env(web, OPEDS_CRASH_AT=point),
+            env=proxy_env(web.proxy_url, no_proxy=LOOPBACK, OPEDS_CRASH_AT=point),
             log_path=tmp_path / "crawl.log",
         )
 
@@ -205,7 +197,9 @@ def opeds_crawl(
 
 def resume(tmp_path: Path, web: LoopbackWeb, settings: Settings) -> None:
     """The night again, through ``opeds crawl``; it must succeed."""
-    env = proxy_env(web, OPEDS_WARC_MAX_BYTES=str(settings.warc_max_bytes))
+    env = proxy_env(
+        web.proxy_url, no_proxy=LOOPBACK, OPEDS_WARC_MAX_BYTES=str(settings.warc_max_bytes)
+    )
     proc = opeds_crawl(tmp_path, env, settings.archive, log="resume.log")
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-3000:]
@@ -241,7 +235,8 @@ def test_a_night_killed_mid_upload_to_s3_resumes_without_fetching_again(
     bucket = moto_s3.bucket()
     archive = f"s3://{bucket}/nightly"
     env = proxy_env(
-        web,
+        web.proxy_url,
+        no_proxy=LOOPBACK,
         AWS_ACCESS_KEY_ID="test-key-id",
         AWS_SECRET_ACCESS_KEY="test-secret",
         AWS_ENDPOINT_URL=moto_s3.endpoint,
@@ -300,7 +295,7 @@ def test_a_night_killed_mid_upload_to_s3_resumes_without_fetching_again(
 def test_opeds_crawl_killed_at_a_random_moment_resumes_whole(tmp_path: Path, seed: int) -> None:
     with LoopbackWeb(outlet(delay=0.08)) as web:
         settings = small_files(tmp_path)
-        env = proxy_env(web, OPEDS_WARC_MAX_BYTES="20000")
+        env = proxy_env(web.proxy_url, no_proxy=LOOPBACK, OPEDS_WARC_MAX_BYTES="20000")
         proc = opeds_crawl(tmp_path, env, settings.archive, log="1.log")
         # killed once a random number of the articles has been served, whatever the pace
         served = random.Random(seed).randint(3, ARTICLES - 8)

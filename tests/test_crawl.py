@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from opeds.loopback import LoopbackWeb, Page
 from opeds.night import begin_night, crawl_night
 from opeds.settings import Settings
 from storage.catalog import Catalog
-from tests.sitekit import small_outlet, small_outlet_sources
+from tests.sitekit import proxy_env, small_outlet, small_outlet_sources
 from tests.warccheck import check_warc
 
 NIGHT = "2026-11-28"
@@ -41,12 +40,6 @@ def night1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings,
         yield settings, w
 
 
-def proxy_env(web: LoopbackWeb) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    env["http_proxy"] = env["https_proxy"] = web.proxy_url
-    return env
-
-
 def crawl(
     tmp_path: Path,
     web: LoopbackWeb,
@@ -66,7 +59,7 @@ def crawl(
         sf.sources,
         night,
         sources_sha256=sf.sha256,
-        env=proxy_env(web),
+        env=proxy_env(web.proxy_url),
         log_path=tmp_path / "crawl.log",
     )
     return config, result

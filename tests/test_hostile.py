@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import random
 import subprocess
 import sys
@@ -43,7 +42,7 @@ from tests.hostile_server import (
     response,
 )
 from tests.rawserver import HANG
-from tests.sitekit import article_html
+from tests.sitekit import article_html, proxy_env
 from tests.warccheck import check_warc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -575,12 +574,6 @@ class Night:
     """Per WARC-Target-URI, the block of its response record (of a revisit when it has none)."""
 
 
-def proxy_env(web: HostileWeb) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    env["http_proxy"] = env["https_proxy"] = web.proxy_url
-    return env
-
-
 def read_night(settings: Settings) -> tuple[dict[str, list[Any]], dict[str, bytes]]:
     heads: dict[str, list[Any]] = {}
     payloads: dict[str, bytes] = {}
@@ -618,7 +611,7 @@ def run_night(tmp: Path, web: HostileWeb, *, blocking: bool = False) -> Night:
             sf.sources,
             NIGHT,
             sources_sha256=sf.sha256,
-            env=proxy_env(web),
+            env=proxy_env(web.proxy_url),
             log_path=tmp / "crawl.log",
         )
     seconds = time.monotonic() - started
@@ -645,7 +638,7 @@ def crawl_blocking_private(
     with open(tmp / "crawl.log", "ab") as log:
         subprocess.run(
             [sys.executable, "-m", "tests.test_hostile", str(job_path)],
-            env=proxy_env(web),
+            env=proxy_env(web.proxy_url),
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
