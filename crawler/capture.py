@@ -22,6 +22,7 @@ import logging
 import queue
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date
 
@@ -54,6 +55,8 @@ FLUSH_EVERY = 200
 """Captures per catalog transaction during a crawl."""
 FLUSH_SECONDS = 2.0
 """...or fewer, when this long has passed since the last one."""
+RECENT_DIGESTS = 1024
+"""Payload digests of the latest captures kept in memory for dedup (more than can be unflushed)."""
 
 
 def kind_of(request: Request) -> str:
@@ -97,8 +100,9 @@ class ExchangeArchiver:
         self.counts: dict[str, int] = {}
         self.pending: list[Capture] = []
         self._flushed = time.monotonic()
-        self._written: dict[str, Capture] = {}
-        """Full captures archived so far, by payload digest (the first of each)."""
+        self._recent: OrderedDict[str, Capture] = OrderedDict()
+        """The latest full captures, by payload digest: those the catalog may not hold yet
+        (queued or pending rows, never more than ``QUEUE_SIZE + FLUSH_EVERY``)."""
         self._failure: BaseException | None = None
         self._queue: queue.Queue[tuple[Exchange, Capture, Capture | None] | None] | None = None
         self._thread: threading.Thread | None = None
@@ -136,7 +140,7 @@ class ExchangeArchiver:
             raise RuntimeError(f"writing WARC records failed: {self._failure}") from self._failure
 
     def _earlier(self, digest: str) -> Capture | None:
-        return self._written.get(digest) or self.catalog.first_capture_with_digest(digest)
+        return self._recent.get(digest) or self.catalog.first_capture_with_digest(digest)
 
     def _count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -176,8 +180,10 @@ class ExchangeArchiver:
             last_modified=ex.header("Last-Modified"),
             ip=ex.ip,
         )
-        if record_type == "response" and digest not in self._written:
-            self._written[digest] = cap
+        if record_type == "response" and digest not in self._recent:
+            self._recent[digest] = cap
+            if len(self._recent) > RECENT_DIGESTS:
+                self._recent.popitem(last=False)  # in the catalog by now
         self._count("records", 2)
         self._count("revisits" if revisit else "responses")
         self._count("bytes_payload", len(ex.body))
