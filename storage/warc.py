@@ -369,11 +369,6 @@ class WarcFileWriter:
         info.update(self.info)
         self._write_one(self.factory.warcinfo(name, info, now), now)
 
-    @property
-    def position(self) -> int:
-        """Bytes written to the current file (0 when none is open)."""
-        return self._fh.tell() if self._fh is not None else 0
-
     def _serialise(self, record: ArcWarcRecord) -> bytes:
         buf = io.BytesIO()
         member = GzipMemberWriter(buf, self.level)
@@ -402,9 +397,10 @@ class WarcFileWriter:
             self._journal.flush()
         for i, (_, when, data) in enumerate(group):
             if i == len(group) - 1 and len(data) > 1:
-                self._fh.write(data[: len(data) // 2])
+                half = memoryview(data)
+                self._fh.write(half[: len(data) // 2])
                 crash_point("warc-record")  # half a record on disk
-                self._fh.write(data[len(data) // 2 :])
+                self._fh.write(half[len(data) // 2 :])
             else:
                 self._fh.write(data)
             self._sha.update(data)
