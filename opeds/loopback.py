@@ -390,6 +390,9 @@ class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    # socketserver's default backlog (5) drops SYNs when clients open connections in bursts: each
+    # dropped one costs the client a 1 s retransmit; real servers listen with hundreds
+    request_queue_size = 512
 
     def __init__(self, address: tuple[str, int], web: LoopbackWeb) -> None:
         self.web = web
