@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -85,6 +87,26 @@ captures = Table(
     Index("ix_captures_night", "night"),
     Index("ix_captures_warc", "warc_key"),
 )
+
+# The MinHash LSH index of article bodies (written and read by :mod:`storage.minhash`).
+minhash_docs = Table(
+    "minhash_docs",
+    metadata,
+    Column("article_id", Integer, primary_key=True, autoincrement=False),
+    Column("scheme", String(64), nullable=False),
+    Column("shingles", Integer, nullable=False),
+    Column("chunks", Integer, nullable=False),
+)
+
+minhash_bands = Table(
+    "minhash_bands",
+    metadata,
+    Column("key", BigInteger, primary_key=True, autoincrement=False),
+    Column("band", SmallInteger, primary_key=True, autoincrement=False),
+    Column("article_id", Integer, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
+)
+
 
 warc_files = Table(
     "warc_files",
@@ -275,8 +297,6 @@ class Catalog:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         if create:
-            import storage.minhash  # noqa: F401  (registers the LSH tables on the metadata)
-
             metadata.create_all(self.engine)
             self._add_missing_columns()
 

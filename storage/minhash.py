@@ -35,11 +35,6 @@ import numpy.typing as npt
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 from datasketch.minhash import _fmix
 from sqlalchemy import (
-    BigInteger,
-    Column,
-    Integer,
-    SmallInteger,
-    String,
     Table,
     func,
     insert,
@@ -48,7 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from opeds.errors import OpedsError
-from storage.catalog import metadata
+from storage.catalog import minhash_bands, minhash_docs
 
 SHINGLE_WORDS = 5
 """Words per shingle."""
@@ -75,24 +70,6 @@ U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
 IntArray = npt.NDArray[np.intp]
-
-minhash_docs = Table(
-    "minhash_docs",
-    metadata,
-    Column("article_id", Integer, primary_key=True, autoincrement=False),
-    Column("scheme", String(64), nullable=False),
-    Column("shingles", Integer, nullable=False),
-    Column("chunks", Integer, nullable=False),
-)
-
-minhash_bands = Table(
-    "minhash_bands",
-    metadata,
-    Column("key", BigInteger, primary_key=True, autoincrement=False),
-    Column("band", SmallInteger, primary_key=True, autoincrement=False),
-    Column("article_id", Integer, primary_key=True, autoincrement=False),
-    sqlite_with_rowid=False,
-)
 
 
 class IndexSchemeError(OpedsError):
