@@ -86,6 +86,7 @@ from scrapy.utils.asyncio import is_asyncio_available
 from scrapy.utils.ssl import _log_sslobj_debug_info, _make_insecure_ssl_ctx, _make_ssl_context
 from scrapy.utils.url import add_http_if_no_scheme
 
+from crawler.archive_process import ARCHIVE_FAILED_STAT
 from crawler.exchange import Exchange
 from storage.faults import crash_point
 
@@ -613,6 +614,10 @@ class ArchivingDownloadHandler(BaseHttpDownloadHandler):
         return True
 
     async def download_request(self, request: Request) -> Response:
+        stats = self.crawler.stats
+        if stats and stats.get_value(ARCHIVE_FAILED_STAT):
+            # queued before archiving failed: what cannot be archived is not fetched
+            raise IgnoreRequest("not fetched: archiving has stopped")
         # A retried or redirected request carries a copy of the previous attempt's meta.
         request.meta.pop(EXCHANGE_META_KEY, None)
         timeout = float(request.meta.get("download_timeout", self._default_timeout) or 0)

@@ -164,10 +164,7 @@ def run_crawl(
 
 
 def _run_job(job: dict[str, Any]) -> dict[str, Any]:
-    from scrapy import signals
-    from scrapy.crawler import AsyncCrawlerProcess
-
-    from crawler.spider import OpedSpider
+    from crawler.archive_process import ArchiveProcess
 
     s = job["settings"]
     s["revisit_days"] = tuple(s["revisit_days"])
@@ -176,14 +173,30 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
     night = job["night"]
     base = scrapy_settings(settings, night, job["warcinfo"])
     base["DOWNLOAD_SLOTS"] = _slots(sources, settings.crawl_delay)
+    # the WARC writer starts while Scrapy sets up, so it is ready before the first request
+    writer = ArchiveProcess.attach() if base.get("OPEDS_CAPTURE_ENABLED", True) else None
+
+    from scrapy import signals
+    from scrapy.crawler import AsyncCrawlerProcess
+
+    from crawler.spider import OpedSpider
+
     process = AsyncCrawlerProcess(base)
     results: dict[str, Any] = {}
     handlers = []  # Scrapy holds signal receivers weakly: keep them alive here
 
     for src in sources:
         crawler = process.create_crawler(OpedSpider)
+        closing: dict[str, Any] = {}
 
-        def closed(spider: Any, reason: str, _crawler: Any = crawler) -> None:
+        def closed(spider: Any, reason: str, _closing: dict[str, Any] = closing) -> None:
+            _closing.update(spider=spider, reason=reason)
+
+        def stopped(_crawler: Any = crawler, _closing: dict[str, Any] = closing) -> None:
+            # after every spider_closed handler: the capture's last counts are in by now
+            spider = _closing.get("spider")
+            if spider is None:
+                return
             stats = _crawler.stats.get_stats() if _crawler.stats else {}
             counts = {
                 k[len("opeds/") :]: int(v)
@@ -199,11 +212,12 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
                 "source": spider.source_name,
                 "counts": counts,
                 "failures": spider.failures,
-                "finish_reason": reason,
+                "finish_reason": _closing["reason"],
             }
 
-        handlers.append(closed)
+        handlers += [closed, stopped]
         crawler.signals.connect(closed, signal=signals.spider_closed)
+        crawler.signals.connect(stopped, signal=signals.engine_stopped)
         process.crawl(
             crawler,
             source=src.to_dict(),
@@ -213,7 +227,11 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
             revisit_days=settings.revisit_days,
             max_pages=settings.max_pages_per_source,
         )
-    process.start()
+    try:
+        process.start()
+    finally:
+        if writer is not None:
+            writer.detach()
     return {"night": night, "sources": results}
 
 

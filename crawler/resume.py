@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scrapy import Request, Spider
+from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Headers, Response
@@ -67,7 +67,8 @@ class ArchivedTonightMiddleware:
 
         return cls(crawler, Path(spool), night, remote)
 
-    def process_request(self, request: Request, spider: Spider) -> Response | None:
+    def process_request(self, request: Request) -> Response | None:
+        spider = self.crawler.spider
         kind = request.meta.get(KIND_KEY)
         if kind is None and request.url.split("?", 1)[0].endswith("/robots.txt"):
             kind = "robots"

@@ -21,7 +21,7 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 from w3lib.url import safe_url_string
 
-from crawler.capture import CAPTURE_KEY, KIND_KEY, PRIOR_KEY
+from crawler.capture import KIND_KEY, PRIOR_KEY
 from crawler.discovery import (
     DiscoveryError,
     Link,
@@ -83,6 +83,8 @@ def failure_reason(failure: Failure) -> str:
             return "redirect_loop"
         if "during decompression" in message:
             return "decompressed_too_large"
+        if "archiving has stopped" in message:
+            return "archive_failed"
     if isinstance(exc, OSError) and name not in _EXCEPTION_REASONS:
         module = type(exc).__module__
         if module in ("gzip", "zlib") or "gzip" in str(exc).lower():
@@ -252,11 +254,11 @@ class OpedSpider(Spider):
         )
 
     def parse_article(self, response: Response) -> None:
-        cap = response.meta.get(CAPTURE_KEY)
+        """Articles are extracted after the crawl, from the archive; here they are counted
+        (those whose payload was archived before are counted by the capture, as
+        ``unchanged/article``)."""
         if response.status == 304:
             self._count("not_modified")
-        elif cap is not None and cap.record_type == "revisit":
-            self._count("articles_unchanged")
         else:
             self._count("articles_fetched")
 

@@ -29,7 +29,8 @@ from typing import Any
 import scrapy
 import warcio
 
-from crawler.process import CrawlResult, run_crawl
+from crawler.archive_process import ARCHIVE_FAILED
+from crawler.process import CrawlError, CrawlResult, run_crawl
 from crawler.sources import Source, SourcesFile
 from crawler.urls import outlet_of
 from opeds import __version__
@@ -180,7 +181,7 @@ def crawl_night(
     for src in sources:
         recover_unfinished(settings, night, src.name)
     try:
-        return run_crawl(
+        result = run_crawl(
             settings,
             sources,
             night_id(night),
@@ -188,6 +189,14 @@ def crawl_night(
             env=env,
             log_path=log_path,
         )
+        failed = sorted(n for n, r in result.sources.items() if r.finish_reason == ARCHIVE_FAILED)
+        if failed:
+            where = f" (log: {log_path})" if log_path else ""
+            raise CrawlError(
+                f"archiving failed for {', '.join(failed)}: their crawl stopped{where}; "
+                "what was archived is kept, run the night again once the cause is fixed"
+            )
+        return result
     finally:
         # the crawl process is gone: whatever it left open, it left for good (killed, crashed)
         for src in sources:

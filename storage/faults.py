@@ -16,11 +16,13 @@ buffered writes flushed, exactly like ``kill -9`` or the OOM killer at that line
     a WARC file is partly uploaded (after the first part of a multipart upload, or before a
     single-request upload completes).
 
-Unset (the normal case), a crash point is one dictionary lookup.
+Unset (the normal case), a crash point is one dictionary lookup. A helper process of the crawl
+(its WARC writer) calls :func:`die_with` so that a crash point hit there kills the crawl too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 
@@ -39,6 +41,12 @@ def _parse(value: str | None) -> tuple[str, int] | None:
 
 _armed = _parse(os.environ.get(ENV))
 _hits: dict[str, int] = {}
+_companions: list[int] = []
+
+
+def die_with(pid: int) -> None:
+    """A crash point hit in this process kills process ``pid`` first (the one this one serves)."""
+    _companions.append(pid)
 
 
 def crash_point(name: str) -> None:
@@ -47,4 +55,7 @@ def crash_point(name: str) -> None:
         return
     _hits[name] = _hits.get(name, 0) + 1
     if _hits[name] >= _armed[1]:
+        for pid in _companions:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         os.kill(os.getpid(), signal.SIGKILL)

@@ -319,7 +319,7 @@ def test_opeds_crawl_killed_at_a_random_moment_resumes_whole(tmp_path: Path, see
 def test_salvage_keeps_whole_groups_only_and_is_idempotent(tmp_path: Path) -> None:
     from datetime import UTC, date, datetime
 
-    from crawler.capture import ExchangeArchiver
+    from crawler.archiver import ExchangeArchiver
     from crawler.exchange import Exchange
     from storage.catalog import Catalog
     from storage.salvage import salvage_file
