@@ -16,16 +16,19 @@ sitemap of its pages (``lastmod`` = the night) and a robots.txt allowing everyth
    download handler and settings, except ``ROBOTSTXT_OBEY=True``, ``DOWNLOAD_DELAY=0`` and the
    concurrency opeds uses: ``CONCURRENT_REQUESTS``, ``CONCURRENT_REQUESTS_PER_DOMAIN`` and
    ``CONCURRENT_ITEMS`` from :func:`crawler.process.scrapy_settings`, and the same
-   ``DOWNLOAD_SLOTS`` (one request at a time
-   per host, as ``crawler.process`` gives every host of a source).
+   ``DOWNLOAD_SLOTS`` (one request at a time per host, as ``crawler.process`` gives every host
+   of a source).
 2. opeds: ``opeds crawl --sources FILE --archive DIR --night 2026-11-28 --log LOG --json`` (the
-   real CLI): WARC capture and catalog during the crawl, then extraction, clustering, metadata
-   records, sealing, indexes and WACZ.
+   real CLI): WARC capture (in the crawl's writer process) and catalog during the crawl, then
+   extraction, clustering, metadata records, sealing, indexes and WACZ.
+3. bare again. The faster of the two bare runs is the baseline, so neither a slow first run
+   (cold caches) nor a slow second one (the machine busy) flatters opeds.
 
 The crawl phase of both is Scrapy's own ``elapsed_time_seconds`` (engine start to close, from the
 stats each log dumps at the end); pages/s is article pages fetched over it. The whole night is
 the CLI's wall time. Peak RSS is ``/usr/bin/time -f %M`` of each child: the largest single
-process of that child's tree (for opeds, the CLI or its ``crawler.process`` child).
+process of that child's tree (for opeds, the CLI, its ``crawler.process`` child or that one's
+WARC writer).
 """
 
 from __future__ import annotations
@@ -303,15 +306,23 @@ def main(argv: list[str] | None = None) -> int:
         with LoopbackWeb(mirror.pages) as web, LogDrain(web):
             env = child_env(web.proxy_url)
             print(f"bare spider: {len(mirror.pages)} URLs on {args.hosts} hosts", file=sys.stderr)
-            bare = run_child(bare_cmd, env, work / "bare.out", work / "bare.log")
-            print(f"  {bare.wall:.1f} s, rc {bare.returncode}", file=sys.stderr)
+            bare1 = run_child(bare_cmd, env, work / "bare1.out", work / "bare1.log")
+            print(f"  {bare1.wall:.1f} s, rc {bare1.returncode}", file=sys.stderr)
             print("opeds crawl (whole night) ...", file=sys.stderr)
             night = run_child(opeds_cmd, env, work / "opeds.out", work / "opeds.err")
             print(f"  {night.wall:.1f} s, rc {night.returncode}", file=sys.stderr)
+            print("bare spider again", file=sys.stderr)
+            bare2 = run_child(bare_cmd, env, work / "bare2.out", work / "bare2.log")
+            print(f"  {bare2.wall:.1f} s, rc {bare2.returncode}", file=sys.stderr)
         load_after = os.getloadavg()
-        bare_log = (work / "bare.log").read_text()
         opeds_log = (work / "opeds-crawl.log").read_text()
-        (bare_stats,) = scrapy_stats(bare_log) or [{}]
+        bares = []
+        for run, log in ((bare1, "bare1.log"), (bare2, "bare2.log")):
+            (stats,) = scrapy_stats((work / log).read_text()) or [{}]
+            bares.append((run, stats))
+        # the faster bare run is the baseline: the comparison never flatters opeds
+        bare, bare_stats = max(bares, key=lambda b: pages_per_second(b[1]))
+        other_rate = pages_per_second(min(bares, key=lambda b: pages_per_second(b[1]))[1])
         (opeds_stats,) = scrapy_stats(opeds_log) or [{}]
         report: dict[str, Any] = {}
         if night.stdout.strip():
@@ -326,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             bare,
             night,
             bare_stats,
+            other_rate,
             opeds_stats,
             report,
             opeds_log,
@@ -337,7 +349,11 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
-    return 0 if bare.returncode == 0 and night.returncode == 0 else 1
+    return 0 if bare1.returncode == bare2.returncode == night.returncode == 0 else 1
+
+
+def pages_per_second(stats: dict[str, float]) -> float:
+    return stats.get("bench/pages", 0) / stats.get("elapsed_time_seconds", float("inf"))
 
 
 def mem(stats: dict[str, float]) -> str:
@@ -352,6 +368,7 @@ def render(
     bare: ChildRun,
     night: ChildRun,
     bare_stats: dict[str, float],
+    other_bare_rate: float,
     opeds_stats: dict[str, float],
     report: dict[str, Any],
     opeds_log: str,
@@ -385,8 +402,9 @@ def render(
         f"{mirror.distinct} distinct real corpus pages, each served under several URLs on "
         f"{len(mirror.hosts)} hosts (`http://mirror-H.example/p/I.html`, every copy made unique "
         "by a trailing HTML comment), plus a sitemap and a robots.txt per host, served by "
-        "`opeds.loopback.LoopbackWeb` on 127.0.0.1 through `http_proxy`; the bare spider ran "
-        "first, then opeds, against the same server. Concurrency for both: "
+        "`opeds.loopback.LoopbackWeb` on 127.0.0.1 through `http_proxy`. The bare spider ran "
+        "before and after opeds, against the same server; the faster of its two runs is the "
+        f"baseline (the other: {other_bare_rate:.1f} pages/s). Concurrency for both: "
         "`CONCURRENT_REQUESTS` 16, `CONCURRENT_REQUESTS_PER_DOMAIN` 2 and, as `crawler.process` "
         "sets for every host of a source, one request at a time per host (`DOWNLOAD_SLOTS`), "
         f"so {len(mirror.hosts)} requests in flight; `DOWNLOAD_DELAY` 0, robots.txt obeyed.",
