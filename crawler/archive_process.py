@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 
 ARCHIVE_FAILED = "archive_failed"
 """The reason a spider is closed with when its exchanges cannot be archived."""
-ARCHIVE_FAILED_STAT = "opeds/archive_failed"
+ARCHIVE_FAILED_STAT = f"opeds/{ARCHIVE_FAILED}"
 """Set (to 1) in the crawler's stats once archiving has failed: nothing more is fetched."""
 QUEUE_SIZE = 32
 """Exchanges waiting to be sent to the writer at most (bounds the memory they hold)."""
@@ -191,7 +191,7 @@ class ArchiveProcess:
             elif not self._process.is_alive():
                 self.poll()  # whatever it said before it went
                 if not done():
-                    self._set_broken(f"the WARC writer exited with code {self._process.exitcode}")
+                    self._set_broken(self._gone())
 
     def poll(self) -> None:
         """Handle what the writer reported so far (counts, failures, closed sources)."""
@@ -203,7 +203,7 @@ class ArchiveProcess:
                     return
                 msg = self._results.recv()
             except (EOFError, OSError):
-                self._set_broken(f"the WARC writer exited with code {self._process.exitcode}")
+                self._set_broken(self._gone())
                 return
             op, source = msg[0], msg[1]
             state = self._sources.get(source)
@@ -231,6 +231,10 @@ class ArchiveProcess:
         self._results.close()
 
     # -- internals ------------------------------------------------------------------------------
+    def _gone(self) -> str:
+        self._process.join(5)  # its pipe closes a moment before it can be reaped
+        return f"the WARC writer exited with code {self._process.exitcode}"
+
     def _put(self, msg: tuple[Any, ...]) -> None:
         if self._broken is not None:
             raise ArchiveError(self._broken)

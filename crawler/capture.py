@@ -56,6 +56,7 @@ class WarcCaptureExtension:
         self.writer: ArchiveProcess | None = ArchiveProcess.attach()
         self.source: str | None = None
         self.failed = False
+        self.closing = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcCaptureExtension:
@@ -98,12 +99,15 @@ class WarcCaptureExtension:
             self._on_failure(str(e))
 
     def spider_closed(self, spider: Spider) -> None:
+        self.closing = True
         writer, self.writer = self.writer, None
         if writer is None:
             return
         try:
             if self.source is not None:
                 writer.close(self.source)
+        except ArchiveError as e:
+            self._on_failure(str(e))  # logged once, and counted: the night fails
         finally:
             writer.detach()
 
@@ -121,7 +125,7 @@ class WarcCaptureExtension:
         if self.crawler.stats:
             self.crawler.stats.set_value(ARCHIVE_FAILED_STAT, 1)
         engine = self.crawler.engine
-        if engine is not None and engine.spider is not None:
+        if engine is not None and engine.spider is not None and not self.closing:
             deferred_from_coro(engine.close_spider_async(reason=ARCHIVE_FAILED))
 
     def request_left_downloader(self, request: Request, spider: Spider) -> None:

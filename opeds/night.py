@@ -189,7 +189,11 @@ def crawl_night(
             env=env,
             log_path=log_path,
         )
-        failed = sorted(n for n, r in result.sources.items() if r.finish_reason == ARCHIVE_FAILED)
+        failed = sorted(
+            n
+            for n, r in result.sources.items()
+            if r.finish_reason == ARCHIVE_FAILED or r.counts.get(ARCHIVE_FAILED)
+        )
         if failed:
             where = f" (log: {log_path})" if log_path else ""
             raise CrawlError(
