@@ -200,3 +200,42 @@ def test_a_crawl_that_cannot_archive_stops_and_fails_the_night(tmp_path: Path) -
     assert "'opeds/responses'" not in text  # the stats say what was archived: nothing
     with catalog_for(settings) as cat:
         assert cat.captures_for_night(NIGHT) == []
+
+
+def test_the_writer_never_outlives_its_crawl(tmp_path: Path) -> None:
+    """A crawl killed with SIGKILL takes its writer with it: no orphan goes on writing files
+    while the next run recovers them."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, time\n"
+        "from crawler.archive_process import ArchiveProcess\n"
+        "w = ArchiveProcess()\n"
+        "print(w._process.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    crawl = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert crawl.stdout is not None
+    writer_pid = int(crawl.stdout.readline())
+    os.kill(writer_pid, 0)  # it runs
+    crawl.send_signal(signal.SIGKILL)
+    crawl.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(writer_pid, 0)
+        except ProcessLookupError:
+            return
+        with open(f"/proc/{writer_pid}/stat") as fh:  # a zombie is gone too
+            if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return
+        time.sleep(0.05)
+    pytest.fail("the writer outlived its crawl")
