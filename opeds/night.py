@@ -113,6 +113,8 @@ class Recovery:
 
     salvaged: list[Salvage] = field(default_factory=list)
     discarded: list[str] = field(default_factory=list)
+    in_use: list[str] = field(default_factory=list)
+    """Files another process (a try still running) is writing: left alone."""
 
     @property
     def keys(self) -> list[str]:
@@ -127,8 +129,10 @@ def recover_unfinished(settings: Settings, night: str, source: str | None = None
     cut after the last of them and renamed, and the catalog gets their rows, so the next try
     neither loses nor re-fetches them (:mod:`storage.salvage`). A file without a journal (a
     metadata writer's) is discarded with its catalog locations, so its records are written again.
-    Nothing of a failed try is ever sealed or indexed half-written.
+    Nothing of a failed try is ever sealed or indexed half-written. A file that a live process
+    is still writing (it holds the file's lock, :mod:`storage.locks`) is left alone.
     """
+    from storage.locks import claimed
     from storage.salvage import salvage_file
     from storage.warc import JOURNAL_SUFFIX, OPEN_SUFFIX
 
@@ -148,19 +152,30 @@ def recover_unfinished(settings: Settings, night: str, source: str | None = None
             if p.name.endswith(suffix) and name_re.match(p.name) and p.is_file():
                 key = p.relative_to(settings.spool_path).as_posix()[: -len(suffix)]
                 keys[key] = keys.get(key, False) or suffix == JOURNAL_SUFFIX
-    discard = sorted(k for k, journal in keys.items() if not journal)
+    spool = settings.spool_path
     with catalog_for(settings) as cat:
-        for key in sorted(k for k, journal in keys.items() if journal):
-            outcome = salvage_file(settings.spool_path, key, cat, night)
-            if outcome.deleted:
-                recovery.discarded.append(key)
-            else:
-                recovery.salvaged.append(outcome)
-        for key in discard:
-            cat.forget_records(key)
-    for key in discard:
-        (settings.spool_path / (key + OPEN_SUFFIX)).unlink(missing_ok=True)
-    recovery.discarded = sorted(recovery.discarded + discard)
+        for key, journal in sorted(keys.items()):
+            # the lock a live writer holds on the file (journal, else the file itself)
+            with claimed(spool / (key + (JOURNAL_SUFFIX if journal else OPEN_SUFFIX))) as free:
+                if not free:
+                    recovery.in_use.append(key)
+                elif journal:
+                    outcome = salvage_file(spool, key, cat, night)
+                    if outcome.deleted:
+                        recovery.discarded.append(key)
+                    else:
+                        recovery.salvaged.append(outcome)
+                else:
+                    cat.forget_records(key)
+                    (spool / (key + OPEN_SUFFIX)).unlink(missing_ok=True)
+                    recovery.discarded.append(key)
+    if recovery.in_use:
+        logger.warning(
+            "left %d WARC file(s) of night %s alone: another process is writing them (%s)",
+            len(recovery.in_use),
+            night,
+            ", ".join(recovery.in_use),
+        )
     if recovery.discarded:
         logger.warning(
             "discarded %d unfinished WARC file(s) of night %s", len(recovery.discarded), night

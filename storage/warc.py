@@ -32,6 +32,7 @@ from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import BaseWARCWriter
 
 from storage.faults import crash_point
+from storage.locks import lock
 
 WARC_VERSION = "WARC/1.1"
 PROFILE_IDENTICAL = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
@@ -358,6 +359,8 @@ class WarcFileWriter:
         self._fh = open(str(self._path) + OPEN_SUFFIX, "wb")
         if self.journal:
             self._journal = open(str(self._path) + JOURNAL_SUFFIX, "wb")
+        # held until the file is complete and renamed: recovery leaves a live writer's file alone
+        lock(self._journal or self._fh)
         self._records = 0
         self._first = self._last = None
         self._sha = hashlib.sha256()
@@ -440,9 +443,9 @@ class WarcFileWriter:
         fh.flush()
         os.fsync(fh.fileno())
         size = fh.tell()
-        fh.close()
         crash_point("warc-rotation")  # complete, not yet under its final name
         os.replace(str(self._path) + OPEN_SUFFIX, self._path)
+        fh.close()  # after the rename: its lock covers the file until it has its final name
         closed = ClosedFile(
             self._key,
             self._path,

@@ -377,3 +377,68 @@ def test_salvage_keeps_whole_groups_only_and_is_idempotent(tmp_path: Path) -> No
     again = salvage_file(spool, key, cat, NIGHT)
     assert (again.rows_added, again.rows_removed, again.dropped_bytes) == (0, 0, 0)
     assert cat.capture_record_ids(key) == {caps[0].record_id, caps[1].record_id}
+
+
+def test_recovery_leaves_the_files_of_a_live_writer_alone(tmp_path: Path) -> None:
+    """A try that is still running (an Airflow task that lost its heartbeat, say) holds its files'
+    locks: a second try's recovery must not cut or rename what it is writing."""
+    from datetime import UTC, date, datetime
+
+    from crawler.archiver import ArchiverConfig, ExchangeArchiver
+    from crawler.exchange import Exchange
+    from opeds.night import recover_unfinished
+    from storage.warc import WarcFileWriter
+
+    settings = Settings(archive=str(tmp_path / "archive"))
+    archiver = ExchangeArchiver.from_config(
+        ArchiverConfig(
+            source="wire",
+            night=NIGHT,
+            spool=str(settings.spool_path),
+            catalog_url=settings.effective_catalog_url,
+        )
+    )
+    body = b"<p>" + b"words " * 500 + b"</p>"
+    archiver.archive(
+        Exchange(
+            url=f"{HOST}/opinion/live.html",
+            method="GET",
+            request_bytes=b"GET /opinion/live.html HTTP/1.1\r\nHost: wire.example\r\n\r\n",
+            started=datetime(2026, 11, 28, 1, 0, tzinfo=UTC),
+            status=200,
+            response_head=f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode(),
+            body=body,
+        ),
+        kind="article",
+    )
+    metadata = WarcFileWriter(
+        settings.spool_path,
+        prefix="opeds-metadata",
+        day=date(2026, 11, 28),
+        max_bytes=10**9,
+        gzip_level=2,
+        warcinfo={},
+    )
+    when = datetime.now(UTC)
+    record = metadata.factory.metadata(
+        f"{HOST}/opinion/live.html", b"{}", when, concurrent_to=metadata.factory.new_id()
+    )
+    metadata.write_group([(record, when)])
+    folder = day_folder(settings)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert sum(n.endswith(OPEN_SUFFIX) for n in before) == 2 and any(
+        n.endswith(JOURNAL_SUFFIX) for n in before
+    )
+
+    recovery = recover_unfinished(settings, NIGHT)
+    assert len(recovery.in_use) == 2 and not recovery.salvaged and not recovery.discarded
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before, "a live file was touched"
+
+    archiver.close()
+    archiver.catalog.close()
+    metadata.close()
+    after = recover_unfinished(settings, NIGHT)
+    assert (after.in_use, after.salvaged, after.discarded) == ([], [], [])
+    for path in folder.iterdir():
+        assert path.name.endswith(".warc.gz"), path.name
+        check_warc(path)
