@@ -15,6 +15,7 @@ spider is closed with reason ``archive_failed``: a crawl that cannot archive sto
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
@@ -49,10 +50,11 @@ def kind_of(request: Request) -> str:
 class WarcCaptureExtension:
     """Scrapy side of the capture: one source per crawler, archived by the writer process."""
 
-    def __init__(self, crawler: Crawler, config: dict[str, object]):
+    def __init__(self, crawler: Crawler, config: ArchiverConfig):
         self.crawler = crawler
         self.config = config
-        # started now, so it is ready when the first page arrives
+        """Everything but the source and the catalog, which come from the spider."""
+        # the crawl process's writer (crawler.process starts it before Scrapy; else started now)
         self.writer: ArchiveProcess | None = ArchiveProcess.attach()
         self.source: str | None = None
         self.failed = False
@@ -67,15 +69,17 @@ class WarcCaptureExtension:
         night = s.get("OPEDS_NIGHT")
         if not (root and night):
             raise NotConfigured("OPEDS_SPOOL_DIR and OPEDS_NIGHT are required")
-        config: dict[str, object] = {
-            "night": night,
-            "spool": root,
-            "prefix": s.get("OPEDS_WARC_PREFIX", "opeds"),
-            "max_bytes": s.getint("OPEDS_WARC_MAX_BYTES", 1_000_000_000),
-            "gzip_level": s.getint("OPEDS_GZIP_LEVEL", 2),
-            "dedup": s.getbool("OPEDS_DEDUP", True),
-            "warcinfo": dict(s.getdict("OPEDS_WARCINFO")),
-        }
+        config = ArchiverConfig(
+            source="",
+            catalog_url="",
+            night=night,
+            spool=root,
+            prefix=s.get("OPEDS_WARC_PREFIX", "opeds"),
+            max_bytes=s.getint("OPEDS_WARC_MAX_BYTES", 1_000_000_000),
+            gzip_level=s.getint("OPEDS_GZIP_LEVEL", 2),
+            dedup=s.getbool("OPEDS_DEDUP", True),
+            warcinfo=dict(s.getdict("OPEDS_WARCINFO")),
+        )
         ext = cls(crawler, config)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
@@ -88,10 +92,10 @@ class WarcCaptureExtension:
         self.source = str(getattr(spider, "source_name", spider.name))
         # The catalog URL may hold a password: it comes from the spider (constructor arguments
         # are never logged), not from the settings, which Scrapy logs.
-        config = ArchiverConfig(
+        config = replace(
+            self.config,
             source=self.source,
             catalog_url=str(getattr(spider, "catalog_url", "")),
-            **self.config,  # type: ignore[arg-type]
         )
         try:
             self.writer.open(config, on_counts=self._on_counts, on_failure=self._on_failure)
