@@ -478,11 +478,8 @@ def night_articles_by_source(settings: Settings, night: str) -> dict[str, int]:
     """How many articles the night holds, per source (whichever try extracted them)."""
     from opeds.night import catalog_for
 
-    counts: dict[str, int] = {}
     with catalog_for(settings) as cat:
-        for a in cat.articles_for_night(night):
-            counts[a.source] = counts.get(a.source, 0) + 1
-    return counts
+        return cat.article_counts_by_source(night)
 
 
 def extract_counts(

@@ -392,8 +392,7 @@ def cluster_night(settings: Settings, night: str) -> Any:
     from opeds.clustering import cluster_articles
 
     with catalog_for(settings) as cat:
-        ids = [a.id for a in cat.articles_for_night(night) if a.id is not None]
-        return cluster_articles(cat, ids, night=night)
+        return cluster_articles(cat, cat.article_ids_for_night(night), night=night)
 
 
 # -- 5. metadata records ------------------------------------------------------------------------
@@ -427,7 +426,7 @@ def write_metadata(settings: Settings, night: str) -> int:
     Articles are read :data:`METADATA_BATCH` at a time (never the whole night's bodies at once)
     and their records' locations written back a batch per transaction."""
     with catalog_for(settings) as cat:
-        page = _articles_without_metadata(cat, night, after=0)
+        page = cat.articles_without_metadata(night, after=0, limit=METADATA_BATCH)
         if not page:
             return 0
         written = 0
@@ -441,10 +440,10 @@ def write_metadata(settings: Settings, night: str) -> int:
                 warcinfo=warcinfo_fields(settings, night, cat.night_sources_digest(night)),
                 on_close=lambda closed: files_cat.record_closed_file(closed, night),
             )
-            located: list[dict[str, Any]] = []
+            located: list[tuple[int, str, int, int]] = []
             try:
                 while page:
-                    caps = _capture_dates(cat, [a.capture_id for a in page])
+                    caps = cat.capture_times(a.capture_id for a in page)
                     for art in page:
                         assert art.id is not None
                         captured_at, record_id = caps[art.capture_id]
@@ -456,82 +455,17 @@ def write_metadata(settings: Settings, night: str) -> int:
                             concurrent_to=record_id,
                         )
                         (loc,) = writer.write_group([(rec, captured_at)])
-                        located.append(
-                            {
-                                "b_id": art.id,
-                                "b_key": loc.key,
-                                "b_off": loc.offset,
-                                "b_len": loc.length,
-                            }
-                        )
+                        located.append((art.id, loc.key, loc.offset, loc.length))
                         written += 1
-                    _set_metadata_locations(cat, located)
+                    cat.set_metadata_locations(located)
                     located = []
                     last = page[-1].id
                     assert last is not None
-                    page = _articles_without_metadata(cat, night, after=last)
+                    page = cat.articles_without_metadata(night, after=last, limit=METADATA_BATCH)
             finally:
-                _set_metadata_locations(cat, located)
+                cat.set_metadata_locations(located)
                 writer.close()
     return written
-
-
-def _articles_without_metadata(cat: Catalog, night: str, *, after: int) -> list[Article]:
-    """The night's next :data:`METADATA_BATCH` articles (by id, above ``after``) that have no
-    metadata record yet."""
-    from sqlalchemy import or_, select
-
-    from storage.catalog import articles
-
-    q = (
-        select(articles)
-        .where(
-            articles.c.night == night,
-            articles.c.id > after,
-            or_(articles.c.metadata_warc_key.is_(None), articles.c.metadata_warc_key == ""),
-        )
-        .order_by(articles.c.id)
-        .limit(METADATA_BATCH)
-    )
-    with cat.engine.connect() as c:
-        return [Article.from_row(r) for r in c.execute(q)]
-
-
-def _capture_dates(cat: Catalog, capture_ids: Sequence[int]) -> dict[int, tuple[Any, str]]:
-    """``{capture id: (capture time, WARC-Record-ID of its record)}``."""
-    from sqlalchemy import select
-
-    from storage.catalog import as_utc
-
-    q = select(captures.c.id, captures.c.captured_at, captures.c.record_id).where(
-        captures.c.id.in_(sorted(set(capture_ids)))
-    )
-    with cat.engine.connect() as c:
-        found = {int(i): (as_utc(at), str(rid)) for i, at, rid in c.execute(q)}
-    missing = [i for i in capture_ids if i not in found]
-    if missing:
-        raise KeyError(missing[0])
-    return found
-
-
-def _set_metadata_locations(cat: Catalog, located: Sequence[Mapping[str, Any]]) -> None:
-    from sqlalchemy import bindparam, update
-
-    from storage.catalog import articles
-
-    if not located:
-        return
-    with cat.engine.begin() as c:
-        c.execute(
-            update(articles)
-            .where(articles.c.id == bindparam("b_id"))
-            .values(
-                metadata_warc_key=bindparam("b_key"),
-                metadata_offset=bindparam("b_off"),
-                metadata_length=bindparam("b_len"),
-            ),
-            list(located),
-        )
 
 
 # -- 6. seal ------------------------------------------------------------------------------------
@@ -604,7 +538,7 @@ def index_night(settings: Settings, night: str, *, progress: Progress = _quiet) 
     progress("indexing the night's WARC files (CDXJ)")
     indexed, lines = index_files(store, day)
     with catalog_for(settings) as cat:
-        pages = [Page(url, at, title) for url, at, title in _night_pages(cat, night)]
+        pages = [Page(url, at, title) for url, at, title in cat.night_pages(night)]
     progress(f"packaging the night as WACZ ({len(pages)} pages)")
     wacz = create_night_wacz(store, day, pages)
     return {
@@ -617,21 +551,6 @@ def index_night(settings: Settings, night: str, *, progress: Progress = _quiet) 
     }
 
 
-def _night_pages(cat: Catalog, night: str) -> list[tuple[str, Any, str | None]]:
-    """(url, capture time, title) of the night's articles, by id; no bodies read."""
-    from sqlalchemy import select
-
-    from storage.catalog import articles, as_utc
-
-    q = (
-        select(articles.c.url, articles.c.captured_at, articles.c.title)
-        .where(articles.c.night == night)
-        .order_by(articles.c.id)
-    )
-    with cat.engine.connect() as c:
-        return [(url, as_utc(at), title) for url, at, title in c.execute(q)]
-
-
 # -- 8. report ----------------------------------------------------------------------------------
 def report_key(night: str) -> str:
     d = date.fromisoformat(night)
@@ -641,19 +560,17 @@ def report_key(night: str) -> str:
 def archived_counts(settings: Settings, night: str) -> dict[str, dict[str, int]]:
     """Per source, what the catalog holds of ``night``: records, responses and revisits (the
     whole night, however many tries its crawl took)."""
-    from sqlalchemy import func, select
-
     out: dict[str, dict[str, int]] = {}
-    q = (
-        select(captures.c.source, captures.c.record_type, func.count())
-        .where(captures.c.night == night)
-        .group_by(captures.c.source, captures.c.record_type)
-    )
-    with catalog_for(settings) as cat, cat.engine.connect() as c:
-        for source, record_type, n in c.execute(q):
-            d = out.setdefault(source, {"records": 0, "responses": 0, "revisits": 0})
-            d["records"] += 2 * n  # request + response (or revisit)
-            d["responses" if record_type == "response" else "revisits"] += n
+    with catalog_for(settings) as cat:
+        for source, by_type in cat.capture_counts(night).items():
+            responses = by_type.get("response", 0)
+            revisits = sum(by_type.values()) - responses
+            # request + response (or revisit)
+            out[source] = {
+                "records": 2 * (responses + revisits),
+                "responses": responses,
+                "revisits": revisits,
+            }
     return out
 
 

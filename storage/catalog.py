@@ -36,6 +36,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -461,6 +462,32 @@ class Catalog:
             row = c.execute(q).first()
         return Capture.from_row(row) if row else None
 
+    def capture_times(self, capture_ids: Iterable[int]) -> dict[int, tuple[datetime, str]]:
+        """``{capture id: (capture time, WARC-Record-ID)}``; ``KeyError`` for an unknown id."""
+        wanted = sorted(set(capture_ids))
+        q = select(captures.c.id, captures.c.captured_at, captures.c.record_id).where(
+            captures.c.id.in_(wanted)
+        )
+        with self.engine.connect() as c:
+            found = {int(i): (as_utc(at) or at, str(rid)) for i, at, rid in c.execute(q)}
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            raise KeyError(missing[0])
+        return found
+
+    def capture_counts(self, night: str) -> dict[str, dict[str, int]]:
+        """``{source: {record type: captures}}`` of the night, whichever try made them."""
+        q = (
+            select(captures.c.source, captures.c.record_type, func.count())
+            .where(captures.c.night == night)
+            .group_by(captures.c.source, captures.c.record_type)
+        )
+        out: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as c:
+            for source, record_type, n in c.execute(q):
+                out.setdefault(str(source), {})[str(record_type)] = int(n)
+        return out
+
     def get_capture(self, capture_id: int) -> Capture:
         with self.engine.connect() as c:
             row = c.execute(select(captures).where(captures.c.id == capture_id)).first()
@@ -577,6 +604,64 @@ class Catalog:
         q = select(articles).where(articles.c.night == night).order_by(articles.c.id)
         with self.engine.connect() as c:
             return [Article.from_row(r) for r in c.execute(q)]
+
+    def article_ids_for_night(self, night: str) -> list[int]:
+        """Ids of the night's articles, in order (no bodies read)."""
+        q = select(articles.c.id).where(articles.c.night == night).order_by(articles.c.id)
+        with self.engine.connect() as c:
+            return [int(i) for (i,) in c.execute(q)]
+
+    def article_counts_by_source(self, night: str) -> dict[str, int]:
+        """How many articles the night holds, per source."""
+        q = (
+            select(articles.c.source, func.count())
+            .where(articles.c.night == night)
+            .group_by(articles.c.source)
+        )
+        with self.engine.connect() as c:
+            return {str(source): int(n) for source, n in c.execute(q)}
+
+    def night_pages(self, night: str) -> list[tuple[str, datetime, str | None]]:
+        """(url, capture time, title) of the night's articles, in order (no bodies read)."""
+        q = (
+            select(articles.c.url, articles.c.captured_at, articles.c.title)
+            .where(articles.c.night == night)
+            .order_by(articles.c.id)
+        )
+        with self.engine.connect() as c:
+            return [(url, as_utc(at) or at, title) for url, at, title in c.execute(q)]
+
+    def articles_without_metadata(self, night: str, *, after: int, limit: int) -> list[Article]:
+        """The night's next ``limit`` articles (by id, above ``after``) with no metadata record."""
+        q = (
+            select(articles)
+            .where(
+                articles.c.night == night,
+                articles.c.id > after,
+                or_(articles.c.metadata_warc_key.is_(None), articles.c.metadata_warc_key == ""),
+            )
+            .order_by(articles.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as c:
+            return [Article.from_row(r) for r in c.execute(q)]
+
+    def set_metadata_locations(self, located: Sequence[tuple[int, str, int, int]]) -> None:
+        """Record where articles' metadata records are: ``(article id, WARC key, offset,
+        length)`` each, in one transaction."""
+        if not located:
+            return
+        with self.engine.begin() as c:
+            c.execute(
+                update(articles)
+                .where(articles.c.id == bindparam("b_id"))
+                .values(
+                    metadata_warc_key=bindparam("b_key"),
+                    metadata_offset=bindparam("b_off"),
+                    metadata_length=bindparam("b_len"),
+                ),
+                [{"b_id": i, "b_key": k, "b_off": o, "b_len": n} for i, k, o, n in located],
+            )
 
     def get_articles(self, ids: Iterable[int]) -> list[Article]:
         ids = list(ids)

@@ -6,6 +6,8 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from storage.catalog import Article, Capture, Catalog, captures
 
 T0 = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
@@ -92,6 +94,23 @@ def test_articles_nights_and_files(catalog_url: str) -> None:
         )
         assert again.original_hint == {"evidence": "standfirst"}
         assert cat.night_sources_digest("2026-11-28") == "abc"
+        # the night's articles without their bodies: ids, counts, pages for the WACZ
+        assert again.id is not None
+        assert cat.article_ids_for_night("2026-11-28") == [again.id]
+        assert cat.article_ids_for_night("2026-11-29") == []
+        assert cat.article_counts_by_source("2026-11-28") == {"s": 1}
+        assert cat.night_pages("2026-11-28") == [(cap.url, T0, "Über alles")]
+        assert cat.capture_counts("2026-11-28") == {cap.source: {"response": 1}}
+        assert cat.capture_times([cap_id]) == {cap_id: (T0, cap.record_id)}
+        with pytest.raises(KeyError):
+            cat.capture_times([cap_id, cap_id + 99])
+        # metadata record locations, a batch at a time
+        assert cat.articles_without_metadata("2026-11-28", after=0, limit=10) == [again]
+        cat.set_metadata_locations([(again.id, "warcs/m", 10, 20)])
+        assert cat.articles_without_metadata("2026-11-28", after=0, limit=10) == []
+        located = cat.article_for_capture(cap_id)
+        assert located is not None
+        assert (located.metadata_warc_key, located.metadata_offset) == ("warcs/m", 10)
         for stored in (False, True):  # written, then recorded again once stored
             cat.record_warc_file(
                 "warcs/x",
