@@ -24,6 +24,7 @@ import pytest
 
 from opeds import airflow_support as af
 from opeds.errors import ConfigError
+from tests.airflowkit import airflow_env
 
 pytestmark = pytest.mark.airflow
 
@@ -48,13 +49,7 @@ def _airflow_bin() -> str:
 def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A fresh AIRFLOW_HOME with a migrated SQLite metadata DB and the ``crawl`` pool."""
     home = tmp_path_factory.mktemp("airflow-home")
-    env = {
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-    }
+    env = airflow_env(home, DAGS)
     if "airflow" in sys.modules:
         from airflow.configuration import AIRFLOW_HOME
 

@@ -43,6 +43,7 @@ from storage.catalog import Capture
 from storage.reader import RecordInfo, read_record_at
 from storage.stores import sha256_file
 from storage.warc import JOURNAL_SUFFIX, OPEN_SUFFIX
+from tests.airflowkit import airflow_env
 from tests.test_crash import complete_records
 from tests.warccheck import fastwarc_check
 
@@ -197,13 +198,7 @@ class Env:
 def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A migrated SQLite metadata database of the module's own (the tests' variables for it)."""
     home = tmp_path_factory.mktemp("airflow-home-crash")
-    env = {
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-    }
+    env = airflow_env(home, DAGS)
     subprocess.run(
         [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
         check=True,
