@@ -187,14 +187,10 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
 
     for src in sources:
         crawler = process.create_crawler(OpedSpider)
-        closing: dict[str, Any] = {}
 
-        def closed(spider: Any, reason: str, _closing: dict[str, Any] = closing) -> None:
-            _closing.update(spider=spider, reason=reason)
-
-        def stopped(_crawler: Any = crawler, _closing: dict[str, Any] = closing) -> None:
+        def stopped(_crawler: Any = crawler) -> None:
             # after every spider_closed handler: the capture's last counts are in by now
-            spider = _closing.get("spider")
+            spider = _crawler.spider
             if spider is None:
                 return
             stats = _crawler.stats.get_stats() if _crawler.stats else {}
@@ -212,11 +208,10 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
                 "source": spider.source_name,
                 "counts": counts,
                 "failures": spider.failures,
-                "finish_reason": _closing["reason"],
+                "finish_reason": str(stats.get("finish_reason", "")),
             }
 
-        handlers += [closed, stopped]
-        crawler.signals.connect(closed, signal=signals.spider_closed)
+        handlers.append(stopped)
         crawler.signals.connect(stopped, signal=signals.engine_stopped)
         process.crawl(
             crawler,
