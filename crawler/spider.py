@@ -222,25 +222,29 @@ class OpedSpider(Spider):
 
     def _article_request(self, url: str, canon: str) -> Request | None:
         # a definite answer (a page, a redirect, a 404) counts; 5xx and 429 are tried again
+        tonight = self.night.isoformat()
         history = [
             c
-            for c in self.catalog.capture_history(canon)
+            for c in self.catalog.capture_history(canon, through_night=tonight)
             if c.kind == "article" and c.status < 500 and c.status != 429
         ]
         meta: dict[str, Any] = {KIND_KEY: "article"}
         if not history:
             return Request(url, callback=self.parse_article, errback=self.on_error, meta=meta)
-        if not recheck_due(
-            history[0].captured_at, history[-1].captured_at, self.night, self.revisit_days
-        ):
+        first, last = (date.fromisoformat(c.night) for c in (history[0], history[-1]))
+        if not recheck_due(first, last, self.night, self.revisit_days):
             self._count("already_archived")
             return None
-        prior = self.catalog.latest_full_capture(canon, kind="article")
+        latest = self.catalog.latest_payload_capture(canon, kind="article", through_night=tonight)
         headers: dict[str, str] = {}
-        if prior is not None and prior.etag:
-            headers["If-None-Match"] = prior.etag
-        if prior is not None and prior.last_modified:
-            headers["If-Modified-Since"] = prior.last_modified
+        if latest is not None and latest.etag:
+            headers["If-None-Match"] = latest.etag
+        if latest is not None and latest.last_modified:
+            headers["If-Modified-Since"] = latest.last_modified
+        prior = latest
+        if latest is not None and latest.record_type == "revisit" and latest.payload_digest:
+            # a 304 refers to the record that holds the payload
+            prior = self.catalog.first_capture_with_digest(latest.payload_digest) or latest
         meta[PRIOR_KEY] = prior
         meta["handle_httpstatus_list"] = [304]
         self._count("rechecks")

@@ -327,6 +327,9 @@ class Member:
     canonical_url: str
     outlet: str
     captured_at: datetime
+    night: str = ""
+    """The night of the capture: captures are ordered by night first (a backfilled night is
+    earlier than a later night archived before it), then by time."""
     title: str | None = None
     authors: list[str] = field(default_factory=list)
     published: str | None = None
@@ -346,6 +349,7 @@ class Member:
             canonical_url=d["canonical_url"],
             outlet=d["outlet"],
             captured_at=as_utc(d["captured_at"]) or d["captured_at"],
+            night=d.get("night") or "",
             title=d.get("title"),
             authors=json.loads(d["authors"]) if d.get("authors") else [],
             published=d.get("published"),
@@ -676,13 +680,13 @@ def choose_original(members: Sequence[Member]) -> tuple[Member, str]:
         )
     best = min(members, key=_age_key)
     return best, (
-        f"captured first ({best.captured_at:%Y-%m-%d %H:%M} UTC); no attribution, canonical"
-        " or published date"
+        f"captured first (night {best.night}, {best.captured_at:%Y-%m-%d %H:%M} UTC); no"
+        " attribution, canonical or published date"
     )
 
 
-def _age_key(m: Member) -> tuple[datetime, int]:
-    return (m.captured_at, m.id)
+def _age_key(m: Member) -> tuple[str, datetime, int]:
+    return (m.night, m.captured_at, m.id)
 
 
 # -- verification -------------------------------------------------------------------------------

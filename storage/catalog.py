@@ -43,6 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, make_url
 
 from storage.faults import crash_point
+from storage.warc import PROFILE_IDENTICAL
 
 metadata = MetaData()
 
@@ -272,7 +273,7 @@ _FIRST_WITH_DIGEST = (
 _HISTORY = (
     select(captures)
     .where(captures.c.canonical_url == bindparam("canonical"))
-    .order_by(captures.c.captured_at, captures.c.id)
+    .order_by(captures.c.night, captures.c.captured_at, captures.c.id)
 )
 
 
@@ -418,24 +419,44 @@ class Catalog:
             row = c.execute(_FIRST_WITH_DIGEST, {"digest": digest}).first()
         return Capture.from_row(row) if row else None
 
-    def latest_full_capture(self, canonical_url: str, kind: str | None = None) -> Capture | None:
-        """The latest 200 response (not a revisit) of a canonical URL."""
+    def latest_payload_capture(
+        self, canonical_url: str, kind: str | None = None, *, through_night: str | None = None
+    ) -> Capture | None:
+        """The latest 200 capture of a canonical URL that stands for a payload (a response, or a
+        revisit of identical payload): of the latest night (up to ``through_night``, when
+        given), the latest of that night. Its validators (ETag, Last-Modified) are what the
+        server sent then."""
         q = select(captures).where(
             captures.c.canonical_url == canonical_url,
-            captures.c.record_type == "response",
             captures.c.status == 200,
+            or_(
+                captures.c.record_type == "response",
+                captures.c.revisit_profile == PROFILE_IDENTICAL,
+            ),
         )
         if kind:
             q = q.where(captures.c.kind == kind)
-        q = q.order_by(captures.c.captured_at.desc(), captures.c.id.desc()).limit(1)
+        if through_night:
+            q = q.where(captures.c.night <= through_night)
+        q = q.order_by(
+            captures.c.night.desc(), captures.c.captured_at.desc(), captures.c.id.desc()
+        ).limit(1)
         with self.engine.connect() as c:
             row = c.execute(q).first()
         return Capture.from_row(row) if row else None
 
-    def capture_history(self, canonical_url: str) -> list[Capture]:
-        """Every capture of a canonical URL, oldest first."""
+    def capture_history(
+        self, canonical_url: str, *, through_night: str | None = None
+    ) -> list[Capture]:
+        """Every capture of a canonical URL, by night then capture time; with ``through_night``
+        only those of nights up to it (what that night's crawl knew of)."""
         with self._reading() as c:
-            return [Capture.from_row(r) for r in c.execute(_HISTORY, {"canonical": canonical_url})]
+            rows = c.execute(_HISTORY, {"canonical": canonical_url})
+            return [
+                Capture.from_row(r)
+                for r in rows
+                if through_night is None or r.night <= through_night
+            ]
 
     def captures_for_night(
         self, night: str, *, kind: str | None = None, source: str | None = None

@@ -55,8 +55,11 @@ def test_captures_digest_index_and_history(catalog_url: str) -> None:
         assert found is not None and found.url == "https://o.example/a"
         assert found.captured_at == T0 and found.etag == '"v1"'
         assert cat.first_capture_with_digest("sha1:ZZZ") is None
-        latest = cat.latest_full_capture("https://o.example/a")
+        latest = cat.latest_payload_capture("https://o.example/a")
         assert latest is not None and latest.payload_digest == "sha1:BBB"
+        # what a night knew of: captures of nights up to it
+        before = cat.latest_payload_capture("https://o.example/a", through_night="2026-11-28")
+        assert before is not None and before.payload_digest == "sha1:AAA"
         assert [c.payload_digest for c in cat.capture_history("https://o.example/a")] == [
             "sha1:AAA",
             "sha1:BBB",

@@ -6,6 +6,7 @@ import gzip
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -183,15 +184,24 @@ def test_checkers_catch_a_flipped_byte(
     assert res.returncode != 0
 
 
+def shifted(years: int) -> str:
+    """The test night moved ``years`` either side of today's date: nights in the past (a
+    backfill) and ahead of the clock must behave alike."""
+    today = date.today()
+    return (today + timedelta(days=round(365.25 * years))).isoformat()
+
+
+@pytest.mark.parametrize("first", [NIGHT, shifted(-5), shifted(5)], ids=["fixed", "past", "future"])
 def test_second_night_writes_revisits_and_conditional_gets(
-    tmp_path: Path, web: LoopbackWeb
+    tmp_path: Path, web: LoopbackWeb, first: str
 ) -> None:
-    settings, _ = crawl(tmp_path, web, "2026-11-28")
+    second = next_night(first, 1)  # one night later: the first re-check is due
+    settings, _ = crawl(tmp_path, web, first)
     web.clear_log()
-    settings, _ = crawl(tmp_path, web, "2026-11-29")  # one day later: first re-check is due
+    settings, _ = crawl(tmp_path, web, second)
     with Catalog(settings.effective_catalog_url) as cat:
-        second = cat.captures_for_night("2026-11-29")
-    kinds = {(c.kind, c.record_type, c.revisit_profile) for c in second}
+        caps = cat.captures_for_night(second)
+    kinds = {(c.kind, c.record_type, c.revisit_profile) for c in caps}
     # feeds, sitemaps and robots.txt are fetched every night; unchanged, they become revisits
     assert (
         "robots",
@@ -199,11 +209,80 @@ def test_second_night_writes_revisits_and_conditional_gets(
         "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest",
     ) in kinds
     # the article with an ETag is re-checked with a conditional GET and answered 304
-    a2 = [c for c in second if c.url == f"{HOST}/opinion/a2.html"]
+    a2 = [c for c in caps if c.url == f"{HOST}/opinion/a2.html"]
     assert a2 and a2[0].status == 304
     assert a2[0].revisit_profile == "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
     cond = [r for r in web.requests if r.url == f"{HOST}/opinion/a2.html"]
     assert any(k.lower() == "if-none-match" for k, _ in cond[0].headers)
+
+
+def next_night(night: str, days: int) -> str:
+    return (date.fromisoformat(night) + timedelta(days=days)).isoformat()
+
+
+ARTICLES = {
+    f"{HOST}/opinion/a1.html?utm_source=rss&utm_medium=feed",
+    f"{HOST}/opinion/a2.html",
+    f"{HOST}/opinion/a3.html",
+    f"{HOST}/opinion/a4.html?page=1&x=%7Ey",
+    f"{HOST}/opinion/a5.html",
+}
+
+
+def article_requests(web: LoopbackWeb) -> dict[str, set[str]]:
+    """Each article URL requested (redirect targets left out) and the validators it sent."""
+    out: dict[str, set[str]] = {}
+    for r in web.requests:
+        if r.url in ARTICLES:
+            names = {k.lower() for k, _ in r.headers}
+            out[r.url] = names & {"if-none-match", "if-modified-since"}
+    return out
+
+
+def test_nights_archived_out_of_order_each_do_what_their_night_calls_for(
+    tmp_path: Path, web: LoopbackWeb
+) -> None:
+    """A backfill and a re-run behave as their nights say: D+7 archived first, then D, D+1,
+    D+8 and D+7 again. Only captures of nights up to a night's own count for it."""
+    d = date(2026, 11, 2)
+    night = {k: (d + timedelta(days=k)).isoformat() for k in (0, 1, 7, 8)}
+    full = {url: set() for url in ARTICLES}  # every article, plain GET
+
+    crawl(tmp_path, web, night[7])  # nothing archived before: every article fetched in full
+    assert article_requests(web) == full
+
+    web.clear_log()  # night D knows no capture of its own or earlier nights: fetched in full
+    settings, _ = crawl(tmp_path, web, night[0])
+    assert article_requests(web) == full
+    with Catalog(settings.effective_catalog_url) as cat:
+        d_caps = {c.url: c for c in cat.captures_for_night(night[0], kind="article")}
+    # the bytes were archived (on night D+7): an identical-payload revisit, not a second copy
+    a2 = d_caps[f"{HOST}/opinion/a2.html"]
+    assert (a2.record_type, a2.status) == ("revisit", 200)
+
+    web.clear_log()  # D+1: the first re-check of night D's captures, conditional where possible
+    settings, _ = crawl(tmp_path, web, night[1])
+    sent = article_requests(web)
+    assert set(sent) == ARTICLES
+    assert sent[f"{HOST}/opinion/a2.html"] == {"if-none-match", "if-modified-since"}
+    assert all(not v for u, v in sent.items() if u != f"{HOST}/opinion/a2.html")
+    with Catalog(settings.effective_catalog_url) as cat:
+        a2s = [
+            c
+            for c in cat.captures_for_night(night[1], kind="article")
+            if c.url == f"{HOST}/opinion/a2.html"
+        ]
+    assert [c.revisit_profile for c in a2s] == [
+        "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+    ]
+
+    web.clear_log()  # D+8: the 7-night re-check was made by D+7's night: nothing is due
+    crawl(tmp_path, web, night[8])
+    assert article_requests(web) == {}
+
+    web.clear_log()  # D+7 again (a cleared run): its own captures are there, nothing is due
+    crawl(tmp_path, web, night[7])
+    assert article_requests(web) == {}
 
 
 def test_already_archived_articles_are_not_refetched(tmp_path: Path, web: LoopbackWeb) -> None:

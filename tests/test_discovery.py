@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import gzip
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -120,13 +120,18 @@ def test_canonical_url_drops_tracking_only() -> None:
     assert canonical_url("http://o.example/a?b=2&a=1") == "http://o.example/a?a=1&b=2"
 
 
-def test_recheck_schedule() -> None:
-    first = datetime(2026, 11, 1, 2, tzinfo=UTC)
+def test_recheck_schedule_counts_nights() -> None:
+    first = date(2026, 11, 1)
     days = (1, 7, 30)
-    assert not recheck_due(first, first, date(2026, 11, 1), days)
+    assert not recheck_due(first, first, date(2026, 11, 1), days)  # the same night again
     assert recheck_due(first, first, date(2026, 11, 2), days)
-    checked = datetime(2026, 11, 2, 2, tzinfo=UTC)
+    checked = date(2026, 11, 2)
     assert not recheck_due(first, checked, date(2026, 11, 5), days)
     assert recheck_due(first, checked, date(2026, 11, 8), days)
     assert recheck_due(first, checked, date(2027, 1, 1), days)
-    assert not recheck_due(first, datetime(2026, 12, 2, tzinfo=UTC), date(2027, 1, 1), days)
+    assert not recheck_due(first, date(2026, 12, 2), date(2027, 1, 1), days)
+    # the same answers five years either side: nothing here looks at the clock
+    for years in (-5, 5):
+        shift = timedelta(days=365 * years)
+        assert recheck_due(first + shift, first + shift, date(2026, 11, 2) + shift, days)
+        assert not recheck_due(first + shift, checked + shift, date(2026, 11, 5) + shift, days)
