@@ -512,7 +512,7 @@ class LoopbackWeb:
         if self._server is not None:
             return self.proxy_url
         self._stopping.clear()
-        self._certs = _Certificates(self._clock())
+        self._certs = _Certificates(datetime.now(UTC))  # certificates live in real time
         self._server = _Server(("127.0.0.1", self._port), self)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
