@@ -248,13 +248,9 @@ class OpedSpider(Spider):
         meta[PRIOR_KEY] = prior
         meta["handle_httpstatus_list"] = [304]
         self._count("rechecks")
+        # filtered like any request: a redirect to it from another URL is then not fetched twice
         return Request(
-            url,
-            callback=self.parse_article,
-            errback=self.on_error,
-            meta=meta,
-            headers=headers,
-            dont_filter=True,
+            url, callback=self.parse_article, errback=self.on_error, meta=meta, headers=headers
         )
 
     def parse_article(self, response: Response) -> None:

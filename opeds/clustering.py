@@ -689,6 +689,13 @@ def _age_key(m: Member) -> tuple[str, datetime, int]:
     return (m.night, m.captured_at, m.id)
 
 
+def _naming_key(m: Member) -> tuple[str, str, int]:
+    """The member a new work is named after: of its earliest night, the first canonical URL.
+    Not the first captured: the same nights archived again (another machine, another order of
+    the crawl) give the same work ids."""
+    return (m.night, m.canonical_url, m.id)
+
+
 # -- verification -------------------------------------------------------------------------------
 def same_work(a: U32, b: U32, same_site: bool, config: ClusterConfig) -> bool:
     """Verify an LSH candidate pair on the full shingle sets (sorted, distinct ids)."""
@@ -703,7 +710,7 @@ def same_work(a: U32, b: U32, same_site: bool, config: ClusterConfig) -> bool:
 
 
 def work_id_for(canonical_url: str, salt: str = "") -> str:
-    """Stable short id of a work, from its first member's canonical URL."""
+    """Stable short id of a work, from its first member's canonical URL (:func:`_naming_key`)."""
     return "w-" + hashlib.sha1((canonical_url + salt).encode("utf-8")).hexdigest()[:10]
 
 
@@ -876,7 +883,7 @@ def _apply(
         r.id: r for r in _select_in(conn, works.c.id, old_ids, works.c.id, works.c.created_night)
     }
     wanted = {
-        work_id_for(min(new, key=_age_key).canonical_url)
+        work_id_for(min(new, key=_naming_key).canonical_url)
         for root, new in groups.items()
         if not existing.get(root)
     }
@@ -898,7 +905,7 @@ def _apply(
                 result.merged += 1
             result.joined += len(new)
         else:
-            first = min(new, key=_age_key)
+            first = min(new, key=_naming_key)
             target = _fresh_id(conn, first.canonical_url, taken, free)
             new_rows.append({"id": target, "created_night": night})
             if len(new) > 1:

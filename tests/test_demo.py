@@ -177,6 +177,16 @@ def test_second_night_writes_both_revisit_profiles_and_shrinks(archive: Path) ->
     assert size2 < size1 / 2, (size1, size2)
 
 
+def test_no_url_is_fetched_twice_in_a_night(archive: Path) -> None:
+    """Night 2 re-checks a page that a moved URL of the outlet also redirects to: once only."""
+    with Catalog(f"sqlite:///{archive / 'catalog.sqlite'}") as cat:
+        for night in (NIGHT1, NIGHT2):
+            urls = [c.url for c in cat.captures_for_night(night)]
+            assert len(urls) == len(set(urls)), night
+        redirected = [c for c in cat.captures_for_night(NIGHT2) if c.status == 301]
+    assert redirected  # the moved URL was asked again, and its target not fetched a second time
+
+
 def test_pywb_replays_every_article_of_both_nights(archive: Path) -> None:
     site = build(date.fromisoformat(NIGHT1))
     arts = [a for a in site.articles if a.discoverable]
