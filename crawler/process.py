@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from crawler.sources import Source
 from opeds import __version__
 from opeds.errors import OpedsError
+from opeds.interpreter import child_environment, python_command
 from opeds.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -135,32 +136,82 @@ def run_crawl(
         result_path = Path(tmp) / "result.json"
         job["result_path"] = str(result_path)
         job_path.write_text(json.dumps(job))
-        child_env = dict(os.environ if env is None else env)
+        child_env = child_environment(env)
         child_env.setdefault("PYTHONUNBUFFERED", "1")
-        cmd = [sys.executable, "-m", "crawler.process", str(job_path)]
-        out = open(log_path, "ab") if log_path else None
+        cmd = python_command("crawler.process", str(job_path))
         try:
-            proc = subprocess.run(
-                cmd,
-                env=child_env,
-                stdout=out,
-                stderr=subprocess.STDOUT if out else None,
-                timeout=timeout,
-                check=False,
-            )
+            if log_path:
+                with open(log_path, "ab") as out:
+                    proc = subprocess.run(
+                        cmd, env=child_env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout
+                    )
+                returncode = proc.returncode
+            else:
+                returncode = _run_relaying_log(cmd, child_env, timeout)
         except subprocess.TimeoutExpired:
             raise CrawlError(f"crawl of night {night} did not finish within {timeout} s") from None
-        finally:
-            if out:
-                out.close()
         if not result_path.exists():
             where = f" (log: {log_path})" if log_path else ""
-            raise CrawlError(f"crawl process exited with code {proc.returncode}{where}")
+            raise CrawlError(f"crawl process exited with code {returncode}{where}")
         data = json.loads(result_path.read_text())
     return CrawlResult(
         night=night,
         sources={name: SourceResult(**r) for name, r in data["sources"].items()},
     )
+
+
+_LOG_LINE = re.compile(
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[(?P<name>[^\]]+)\] "
+    r"(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL): (?P<message>.*)$"
+)
+_LEVELS = {
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARNING": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "CRITICAL": logging.CRITICAL,
+}
+crawl_log = logging.getLogger("opeds.crawl")
+"""The crawl process's log, line by line at its own level, when it goes to no file."""
+
+
+def _run_relaying_log(cmd: Sequence[str], env: Mapping[str, str], timeout: float | None) -> int:
+    """Run the crawl process, logging each line it writes at the line's own level (so a host
+    that treats stderr as errors, such as Airflow's task runner, shows INFO as INFO)."""
+    import threading
+
+    proc = subprocess.Popen(
+        cmd,
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+
+    def relay() -> None:
+        assert proc.stdout is not None
+        level = logging.INFO
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip()
+            m = _LOG_LINE.match(line)
+            if m:
+                level = _LEVELS[m["level"]]
+                crawl_log.log(level, "[%s] %s", m["name"], m["message"])
+            elif line:  # a traceback's or a multi-line message's next line
+                crawl_log.log(level, "%s", line)
+
+    reader = threading.Thread(target=relay, name="opeds-crawl-log", daemon=True)
+    reader.start()
+    try:
+        returncode = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        reader.join(timeout=10)
+    return returncode
 
 
 def _run_job(job: dict[str, Any]) -> dict[str, Any]:

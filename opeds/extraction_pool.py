@@ -1,35 +1,45 @@
 """Article extraction in worker processes, results in input order.
 
 :func:`extract_pages` runs :func:`crawler.extract.extract_article` over a stream of pages in a
-few worker processes (``forkserver``, else ``spawn``: nothing of the parent's state is shared)
-and yields the results in the order the pages came in, so what a night stores does not depend on
-the number of workers. lxml and trafilatura keep memory across documents; each worker is replaced
-after :data:`TASKS_PER_WORKER` pages, so that growth stays bounded and out of the parent, which
-only holds the pages in flight (at most two per worker, read but not yet extracted).
+few worker processes and yields the results in the order the pages came in, so what a night
+stores does not depend on the number of workers. lxml and trafilatura keep memory across
+documents; each worker is replaced after :data:`TASKS_PER_WORKER` pages, so that growth stays
+bounded and out of the parent, which only holds the pages in flight (at most two per worker, read
+but not yet extracted).
 
-A page that cannot be loaded, or whose extraction kills its worker (twice: the page is tried once
-more in a fresh worker), comes back as an :class:`ExtractionFailure`; the other pages go on.
-Warnings the extractor logs in a worker are handed back and logged by the parent.
+A worker is a fresh interpreter, ``python -P -m opeds.extraction_pool FD``, talking to the
+parent over one socket (``FD``): it imports the extractor and nothing of its host. So it works
+the same under any host process (an Airflow task runner, a Celery worker, ``python -c``, an
+entry-point script): it never re-imports the host's ``__main__`` (as ``multiprocessing``'s
+``spawn`` and ``forkserver`` do), never needs what the host's environment points at (such as
+Airflow's database), and does not take the working directory as an import root.
 
-Workers are plain :mod:`multiprocessing` processes with a pipe each, managed here rather than by
-``ProcessPoolExecutor`` (whose ``max_tasks_per_child`` can deadlock on Python 3.11-3.13) or
-``multiprocessing.Pool`` (which waits forever for a task whose worker died).
+Every page gets at most :data:`ATTEMPTS` tries, whatever fails: the worker cannot be started,
+the page cannot be sent, the worker dies (a crash in lxml, the OOM killer) or takes longer than
+``page_timeout`` seconds (it is killed). A page that used its tries, or whose loader raised,
+comes back as an :class:`ExtractionFailure` saying why; the other pages go on. Warnings the
+extractor logs in a worker are handed back and logged by the parent.
 """
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
 import logging
 import multiprocessing
 import os
+import subprocess
+import sys
+import tempfile
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from multiprocessing.context import ForkServerContext, SpawnContext
-from multiprocessing.process import BaseProcess
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from crawler.extract import ExtractedArticle, extract_article
+from opeds.interpreter import child_environment, python_command
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +50,10 @@ TASKS_PER_WORKER = 200
 INLINE_BELOW = 8
 """With fewer pages than this (and ``workers`` not given) extraction runs in this process."""
 ATTEMPTS = 2
-"""Tries of a page whose worker died while extracting it."""
+"""Tries of a page, whatever failed (start, send, crash, timeout)."""
+PAGE_TIMEOUT = 300.0
+"""Seconds a worker may spend on one page before it is killed (the page then uses a try)."""
+WORKER_MODULE = "opeds.extraction_pool"
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,18 @@ class ExtractionFailure:
 Outcome = ExtractedArticle | ExtractionFailure
 
 
+class ExtractionWorkerDied(RuntimeError):
+    """The process extracting a page ended without an answer (a crash, or killed)."""
+
+
+class ExtractionTimedOut(RuntimeError):
+    """The process extracting a page took longer than the page's time limit."""
+
+
+class ExtractionWorkerUnavailable(RuntimeError):
+    """The worker process given the page could not be reached."""
+
+
 def cpu_count() -> int:
     """CPUs this process may run on."""
     try:
@@ -90,19 +115,20 @@ def extract_pages(
     *,
     workers: int,
     tasks_per_worker: int = TASKS_PER_WORKER,
+    page_timeout: float = PAGE_TIMEOUT,
 ) -> Iterator[tuple[T, Outcome]]:
     """Extract every page of ``tasks`` (a tag and a loader each), yielding ``(tag, outcome)`` in
     the order of ``tasks``.
 
     Loaders run here, in order, when their page is about to be handed to a worker; one that raises
     gives an :class:`ExtractionFailure` with its exception. ``workers`` 0 extracts in this
-    process. The outcome of a page never depends on ``workers`` or ``tasks_per_worker``.
+    process (so does a frozen program, which has no interpreter to start). The outcome of a page
+    never depends on ``workers`` or ``tasks_per_worker``.
     """
-    if workers <= 0 or multiprocessing.current_process().daemon:
-        # daemonic processes (some task runners) may not start processes of their own
+    if workers <= 0 or getattr(sys, "frozen", False):
         yield from _extract_inline(tasks)
         return
-    with _Pool(workers, tasks_per_worker) as pool:
+    with _Pool(workers, tasks_per_worker, page_timeout) as pool:
         yield from pool.run(tasks)
 
 
@@ -142,7 +168,8 @@ class _Collect(logging.Handler):
         self.records.append(record)
 
 
-def _worker_main(conn: Connection, level: int) -> None:
+def serve(conn: Connection, level: int) -> None:
+    """A worker's loop: a page in, ``(outcome, log records)`` out, until ``None`` or EOF."""
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
@@ -161,14 +188,18 @@ def _worker_main(conn: Connection, level: int) -> None:
         collect.records = []
 
 
+def _worker_main(argv: list[str]) -> int:
+    faulthandler.enable()  # a crash leaves its traceback in the worker's error file
+    fd, level = int(argv[0]), int(argv[1])
+    with Connection(fd) as conn:
+        serve(conn, level)
+    return 0
+
+
 # -- parent side --------------------------------------------------------------------------------
-def _context() -> ForkServerContext | SpawnContext:
-    methods = multiprocessing.get_all_start_methods()
-    if "forkserver" in methods:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["crawler.extract"])
-        return ctx
-    return multiprocessing.get_context("spawn")
+def worker_command(fd: int, level: int) -> list[str]:
+    """The command line of a worker (:func:`opeds.interpreter.python_command`)."""
+    return python_command(WORKER_MODULE, str(fd), str(level))
 
 
 @dataclass
@@ -177,23 +208,42 @@ class _Slot:
     page: PageInput | None
     outcome: Outcome | None = None
     attempts: int = 0
+    errors: list[str] = field(default_factory=list)
 
 
 @dataclass
 class _Worker:
-    proc: BaseProcess
+    proc: subprocess.Popen[bytes]
     conn: Connection
+    errors: IO[bytes]
     done: int = 0
-    slot: _Slot | None = field(default=None)
+    slot: _Slot | None = None
+    since: float = 0.0
+
+    def error_tail(self, limit: int = 400) -> str:
+        """The last line the worker wrote to its error stream (a traceback's last line)."""
+        try:
+            self.errors.seek(0)
+            lines = [
+                ln.strip() for ln in self.errors.read().decode("utf-8", "replace").splitlines()
+            ]
+        except (OSError, ValueError):
+            return ""
+        lines = [ln for ln in lines if ln]
+        return lines[-1][:limit] if lines else ""
 
 
 class _Pool:
-    def __init__(self, size: int, tasks_per_worker: int) -> None:
+    def __init__(self, size: int, tasks_per_worker: int, page_timeout: float) -> None:
         self.size = size
         self.tasks_per_worker = max(1, tasks_per_worker)
-        self.ctx = _context()
+        self.page_timeout = page_timeout
         self.level = logging.getLogger().getEffectiveLevel()
+        self.env = child_environment()
         self.workers: list[_Worker] = []
+        self.deaths = 0
+        self.inline = False
+        """Set when no worker could be started: the remaining pages are extracted here."""
 
     def __enter__(self) -> _Pool:
         return self
@@ -202,27 +252,41 @@ class _Pool:
         for w in self.workers:
             self._stop(w)
         self.workers = []
+        if self.deaths:
+            logger.warning("%d extraction worker(s) died or were killed", self.deaths)
 
     def _start(self) -> _Worker:
-        parent, child = self.ctx.Pipe()
-        proc = self.ctx.Process(
-            target=_worker_main, args=(child, self.level), name="opeds-extract", daemon=True
-        )
-        proc.start()
-        child.close()
-        return _Worker(proc, parent)
-
-    def _stop(self, w: _Worker) -> None:
+        parent, child = multiprocessing.Pipe()
+        errors = tempfile.TemporaryFile()
         try:
-            if w.proc.is_alive():
+            proc = subprocess.Popen(
+                worker_command(child.fileno(), self.level),
+                pass_fds=(child.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=errors,
+                stderr=errors,
+                cwd=tempfile.gettempdir(),
+                env=self.env,
+            )
+        except BaseException:
+            parent.close()
+            errors.close()
+            raise
+        finally:
+            child.close()
+        return _Worker(proc, parent, errors)
+
+    def _stop(self, w: _Worker, *, kill: bool = False) -> None:
+        if not kill and w.proc.poll() is None:
+            with contextlib.suppress(OSError):
                 w.conn.send(None)
-        except OSError:
-            pass
-        w.proc.join(timeout=5)
-        if w.proc.is_alive():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                w.proc.wait(timeout=5)
+        if w.proc.poll() is None:
             w.proc.kill()
-            w.proc.join()
+            w.proc.wait()
         w.conn.close()
+        w.errors.close()
 
     def run(
         self, tasks: Iterable[tuple[Any, Callable[[], PageInput]]]
@@ -255,7 +319,18 @@ class _Pool:
                 if exhausted:
                     return
                 continue
-            self._collect(queue)
+            if any(w.slot is not None for w in self.workers):
+                self._collect(queue)
+
+    def _failed_try(self, slot: _Slot, why: str, queue: deque[_Slot], error: type) -> None:
+        """A try of ``slot`` failed: queue it again, or fail it once its tries are used."""
+        slot.errors.append(why)
+        if slot.attempts < ATTEMPTS:
+            queue.appendleft(slot)
+            return
+        said = "; ".join(dict.fromkeys(slot.errors))
+        slot.outcome = ExtractionFailure.of(error(f"{said}; {slot.attempts} tries"))
+        slot.page = None
 
     def _dispatch(self, queue: deque[_Slot]) -> None:
         for w in list(self.workers):
@@ -264,40 +339,54 @@ class _Pool:
                 self._stop(w)
         idle = [w for w in self.workers if w.slot is None]
         while queue and (idle or len(self.workers) < self.size):
-            if idle:
-                w = idle.pop()
-            else:
-                w = self._start()
-                self.workers.append(w)
             slot = queue.popleft()
             slot.attempts += 1
+            if idle:
+                w = idle.pop()
+            elif self.inline:
+                assert slot.page is not None
+                slot.outcome, slot.page = _extract(slot.page), None
+                continue
+            else:
+                try:
+                    w = self._start()
+                except OSError as e:  # no process can be started here: extract in this one
+                    logger.warning(
+                        "cannot start extraction workers (%s: %s); extracting in this process",
+                        type(e).__name__,
+                        e,
+                    )
+                    self.inline = True
+                    queue.appendleft(slot)
+                    slot.attempts -= 1
+                    continue
+                self.workers.append(w)
             try:
                 w.conn.send(slot.page)
-            except OSError:  # the worker is gone already: try the page on another one
-                slot.attempts -= 1
-                queue.appendleft(slot)
+            except OSError as e:  # the worker is gone already
                 self.workers.remove(w)
-                self._stop(w)
+                why = f"the extraction worker could not be reached ({e}; {self._died(w)})"
+                self._failed_try(slot, why, queue, ExtractionWorkerUnavailable)
                 continue
             w.slot = slot
+            w.since = time.monotonic()
 
     def _collect(self, queue: deque[_Slot]) -> None:
-        """Wait for at least one busy worker to answer (or die)."""
+        """Wait for at least one busy worker to answer, die or run out of time."""
         busy = {w.conn: w for w in self.workers if w.slot is not None}
-        by_sentinel = {w.proc.sentinel: w for w in busy.values()}
-        ready = wait([*busy, *by_sentinel])
-        seen: set[int] = set()
+        now = time.monotonic()
+        left = min(w.since + self.page_timeout - now for w in busy.values())
+        ready = wait(list(busy), timeout=max(0.0, left))
         for r in ready:
-            w = busy[r] if isinstance(r, Connection) else by_sentinel[r]  # type: ignore[index]
-            if id(w) in seen:
-                continue
-            seen.add(id(w))
+            w = busy[r]  # type: ignore[index]
             slot = w.slot
             assert slot is not None
             try:
                 outcome, records = w.conn.recv()
             except (EOFError, OSError):
-                self._died(w, slot, queue)
+                self.workers.remove(w)
+                why = f"the extraction worker died on this page ({self._died(w)})"
+                self._failed_try(slot, why, queue, ExtractionWorkerDied)
                 continue
             for record in records:
                 logging.getLogger(record.name).handle(record)
@@ -305,22 +394,29 @@ class _Pool:
             slot.page = None
             w.slot = None
             w.done += 1
+        now = time.monotonic()
+        for w in [w for w in busy.values() if w.slot is not None]:
+            if now - w.since >= self.page_timeout:
+                slot = w.slot
+                assert slot is not None
+                self.workers.remove(w)
+                self._died(w, kill=True)
+                why = f"extraction took longer than {self.page_timeout:g} s; the worker was killed"
+                self._failed_try(slot, why, queue, ExtractionTimedOut)
 
-    def _died(self, w: _Worker, slot: _Slot, queue: deque[_Slot]) -> None:
-        w.proc.join(timeout=5)
-        code = w.proc.exitcode
-        self.workers.remove(w)
-        self._stop(w)
-        assert slot.page is not None
-        if slot.attempts < ATTEMPTS:
-            queue.appendleft(slot)
-            return
-        err = ExtractionWorkerDied(
-            f"the extraction worker died on this page (exit code {code}, {slot.attempts} tries)"
-        )
-        slot.outcome = ExtractionFailure.of(err)
-        slot.page = None
+    def _died(self, w: _Worker, *, kill: bool = False) -> str:
+        """Reap a worker that died (or is to be killed): its exit code and the last line of its
+        error stream, for the reason."""
+        self.deaths += 1
+        if not kill:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                w.proc.wait(timeout=5)
+        code = w.proc.poll()
+        tail = w.error_tail()
+        self._stop(w, kill=True)
+        said = f"exit code {code}" if code is not None else "killed"
+        return f"{said}: {tail}" if tail else said
 
 
-class ExtractionWorkerDied(RuntimeError):
-    """The process extracting a page ended without an answer (a crash, or killed)."""
+if __name__ == "__main__":
+    sys.exit(_worker_main(sys.argv[1:]))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import ipaddress
 import json
 import os
@@ -32,6 +33,7 @@ from types import TracebackType
 from typing import IO
 
 from opeds.errors import ConfigError, NotFound, OpedsError
+from opeds.interpreter import child_environment, python_command
 
 COLLECTION = "opeds"
 PYWB_DIR = ".pywb"
@@ -130,30 +132,30 @@ def _check_loopback(host: str) -> None:
     )
 
 
+def require_pywb() -> None:
+    """Raise :class:`ReplayError` saying how to install pywb when this environment lacks it."""
+    if importlib.util.find_spec("pywb") is None:
+        raise ReplayError(
+            "replay needs pywb, which the [replay] extra installs: pip install -c "
+            "constraints.txt -e '.[replay]' (in an environment without the [celery] extra: "
+            "pywb pins redis 2.10.6)"
+        )
+
+
 def _command(config: ReplayConfig, port: int, host: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "opeds.replay",
-        "--config",
-        str(config.config_file),
-        "--port",
-        str(port),
-        "--host",
-        host,
-    ]
+    return python_command(
+        "opeds.replay", "--config", str(config.config_file), "--port", str(port), "--host", host
+    )
 
 
 def _child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYWB_CONFIG_FILE"}
-    project_root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (project_root, env.get("PYTHONPATH")) if p)
-    return env
+    return child_environment({k: v for k, v in os.environ.items() if k != "PYWB_CONFIG_FILE"})
 
 
 def serve_replay(archive_dir: Path | str, port: int, host: str = "127.0.0.1") -> int:
     """Serve the archive with pywb until interrupted; returns the server's exit code."""
     _check_loopback(host)
+    require_pywb()
     config = build_replay_config(archive_dir)
     proc = subprocess.Popen(
         _command(config, port, host), cwd=config.root / PYWB_DIR, env=_child_env()
@@ -203,6 +205,7 @@ def start_replay(
     """Start pywb over the archive in the background (``port=0``: any free port) and wait until
     it listens."""
     _check_loopback(host)
+    require_pywb()
     config = build_replay_config(archive_dir)
     log = config.root / PYWB_DIR / "server.log"
     with open(log, "w", encoding="utf-8") as err:
