@@ -239,6 +239,7 @@ def child_env(proxy_url: str) -> dict[str, str]:
     }
     env["http_proxy"] = env["https_proxy"] = proxy_url
     env["PYTHONUNBUFFERED"] = "1"
+    env["OPEDS_MAX_PAGES_PER_SOURCE"] = "0"  # every page of the mirror
     return env
 
 
@@ -385,7 +386,10 @@ def crawl_rounds(
             (b_stats,) = scrapy_stats((work / f"bare-{r}.log").read_text()) or [{}]
             archive = work / f"archive-{r}"
             settings = Settings(
-                archive=str(archive), state_dir=str(work / f"state-{r}"), crawl_delay=0.0
+                archive=str(archive),
+                state_dir=str(work / f"state-{r}"),
+                crawl_delay=0.0,
+                max_pages_per_source=0,
             )
             source = Source.from_dict(
                 {"name": "mirror", "sitemaps": mirror.sitemaps, "allowed_domains": mirror.hosts}

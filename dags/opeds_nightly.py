@@ -9,28 +9,34 @@ completed that night is not crawled again (tick `recrawl` to force it).
 | --- | --- |
 | `load_sources` | reads and validates the sources file, records the night |
 | `crawl` | one task per source (pool `crawl`): every HTTP exchange into WARC and the catalog |
-| `extract_and_cluster` | articles from tonight's captures, copies grouped into works |
-| `seal` | metadata records; every WARC file stored, verified, listed in the night's manifest |
+| `extract_and_cluster` | articles from the night's pages (and those left pending), then works |
+| `seal` | metadata records; every WARC file stored, verified, put in the night's manifest |
 | `index` | CDXJ indexes and the night's WACZ package |
-| `report` | the night report, stored beside the night's files |
+| `report` | the night report, from the catalog, stored beside the night's files |
 | `publish` | updates the `opeds_archive` asset (skipped for dry runs) |
-| `check_sources` | fails the run when a source failed, after everything else is stored |
+| `check_night` | fails the run, after all is stored, when a source failed or pages are pending |
+
+`extract_and_cluster` fails, after storing the articles it extracted, when article pages are left
+pending (its retry or the next night extracts them); `seal` and `report` run whatever it did.
 
 A source that fails (outlet down, crawl crashed) fails only its own `crawl` task, after its
 retries; the other sources are archived and the report names the failure. Half-written output of a
 failed try is discarded, never sealed.
 
 **Reading the night report.** The `report` task log has one line per source (`ok` or `FAILED:
-reason`, pages fetched, failed pages, new articles) and the key of the full JSON report:
+reason`, crawl tries, pages fetched, failed pages, new articles), the night's article pages
+(captured, extracted, unchanged, pending, failed) and the key of the full JSON report:
 `reports/YYYY/MM/DD/night-YYYY-MM-DD.json` in the archive (also in the catalog's `nights` table).
-In the JSON, `sources.<name>` has `discovered`, `fetched`, `failed` with `failed_reasons`, a sample
-of `failures` (URL and reason), `new_articles`, `records` and `crawl_failed` when the whole source
-failed; `failed_sources` lists those; `extraction`, `works` and `files` (key, size, sha256) follow.
+In the JSON, `sources.<name>` has the night's totals over every crawl try (`discovered`, `fetched`,
+`failed` with `failed_reasons`, a sample of `failures`, `new_articles`, `records`), each try in
+`tries`, and `crawl_failed` when no try completed; `failed_sources` lists those; `extraction`
+(`pages`, `articles`, `unchanged`, `pending`, `failed`), `works` and `files` follow.
 Read it with `opeds` on the same archive, e.g. `opeds works --archive ...`.
 
 **Manual runs** (Trigger with config): `sources` (names, empty = every enabled source), `night`
 (date to archive), `dry_run` (crawl into a scratch archive under the temp dir; nothing is stored in
-the real archive), `max_pages` (article pages per source), `recrawl`.
+the real archive), `max_pages` (article pages per source; empty: `OPEDS_MAX_PAGES_PER_SOURCE`,
+500 unless set, as scheduled runs use; 0: no limit), `recrawl`.
 
 **Settings**: `OPEDS_ARCHIVE`, `OPEDS_CATALOG_URL`, `OPEDS_SOURCES` (or the Variables
 `opeds_archive`, `opeds_catalog_url`, `opeds_sources`), other `OPEDS_*` variables, and S3
@@ -75,8 +81,8 @@ default_args: dict[str, Any] = {
     doc_md=__doc__,
     params={
         "sources": Param(
-            [],
-            type="array",
+            None,
+            type=["null", "array"],
             items={"type": "string"},
             title="Sources",
             description="Source names to crawl, one per line. Empty: every enabled source.",
@@ -97,9 +103,10 @@ default_args: dict[str, Any] = {
         "max_pages": Param(
             None,
             type=["null", "integer"],
-            minimum=1,
+            minimum=0,
             title="Max pages per source",
-            description="At most this many article pages per source. Empty: no limit.",
+            description="At most this many article pages per source; 0: no limit. Empty: the "
+            "OPEDS_MAX_PAGES_PER_SOURCE setting (500 unless set), which scheduled runs use too.",
         ),
         "recrawl": Param(
             False,
@@ -110,7 +117,7 @@ default_args: dict[str, Any] = {
     },
 )
 def opeds_nightly() -> None:
-    @task(retries=0)
+    @task(retries=0, execution_timeout=timedelta(minutes=10))
     def load_sources() -> list[dict[str, Any]]:
         """Validate the sources file, pick the run's sources and record the night."""
         import shutil
@@ -119,18 +126,23 @@ def opeds_nightly() -> None:
         from opeds.night import begin_night
 
         with af.night_task() as t:
-            print(af.describe(t.settings, t.run))
+            af.task_log.info(af.describe(t.settings, t.run))
             if t.run.dry_run:
                 shutil.rmtree(t.run.scratch, ignore_errors=True)
             sources_file = af.load_sources_file(t.sources_path)
             selected = sources_file.select(t.run.source_names or None)
             begin_night(t.settings, sources_file, t.night)
-        print(f"night {t.night}: {len(selected)} source(s): {', '.join(s.name for s in selected)}")
+        af.task_log.info(
+            "night %s: %d source(s): %s",
+            t.night,
+            len(selected),
+            ", ".join(s.name for s in selected),
+        )
         return [{"source": s.to_dict(), "sources_sha256": sources_file.sha256} for s in selected]
 
     @task(
         pool=CRAWL_POOL,
-        map_index_template="{{ source_name }}",
+        map_index_template="{{ task.op_kwargs['source']['name'] }}",
         execution_timeout=timedelta(hours=6),
     )
     def crawl(source: dict[str, Any], sources_sha256: str) -> dict[str, Any]:
@@ -138,7 +150,6 @@ def opeds_nightly() -> None:
         from opeds import airflow_support as af
 
         context = get_current_context()
-        context["source_name"] = source["name"]  # type: ignore[typeddict-unknown-key]
         with af.night_task(context) as t:
             summary = af.crawl_source(t.settings, t.night, source, sources_sha256, t.run.recrawl)
         context["ti"].xcom_push(key="summary", value=summary)
@@ -146,78 +157,78 @@ def opeds_nightly() -> None:
             raise af.SourceCrawlFailed(f"{source['name']}: {summary['error']}")
         return summary
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
+    @task(trigger_rule=TriggerRule.ALL_DONE, execution_timeout=timedelta(hours=4))
     def extract_and_cluster(sources: list[dict[str, Any]] | None) -> dict[str, Any]:
-        """Articles from tonight's captures of every source that was crawled, then works."""
+        """Articles from the night's article pages (and those earlier runs left pending), then
+        works; fails, after storing what it extracted, when pages are left pending."""
         from airflow.sdk.exceptions import AirflowFailException
 
         from opeds import airflow_support as af
 
         if sources is None:  # load_sources failed (this task runs whatever its upstream did)
             raise AirflowFailException("load_sources failed: there is no night to work on")
-        from opeds.night import cluster_night, extract_night
+        from opeds.night import check_extraction, cluster_night, extract_night
 
         with af.night_task() as t:
             af.recover_unfinished(t.settings, t.night)
-            stats = extract_night(t.settings, t.night, progress=print)
+            stats = extract_night(t.settings, t.night, progress=af.task_log.info)
             works = cluster_night(t.settings, t.night)
-            night_articles = af.night_articles_by_source(t.settings, t.night)
-        return af.extract_counts(stats, works, night_articles)
+        check_extraction(stats)  # pending pages: fail, so the retry extracts them
+        return af.extract_counts(stats, works)
 
-    @task
-    def seal(extracted: dict[str, Any]) -> dict[str, Any]:
-        """Metadata records, then every file stored, verified and put in the night's manifest."""
+    @task(trigger_rule=TriggerRule.ALL_DONE, execution_timeout=timedelta(hours=2))
+    def seal(sources: list[dict[str, Any]] | None) -> dict[str, Any]:
+        """Metadata records, then every file stored, verified and put in the night's manifest
+        (whatever extraction did: what was captured is stored)."""
+        from airflow.sdk.exceptions import AirflowFailException
+
         from opeds import airflow_support as af
         from opeds.night import seal_night, write_metadata
 
+        if sources is None:
+            raise AirflowFailException("load_sources failed: there is no night to seal")
         with af.night_task() as t:
             af.recover_unfinished(t.settings, t.night)
             metadata = write_metadata(t.settings, t.night)
-            sealed = seal_night(t.settings, t.night, progress=print)
+            sealed = seal_night(t.settings, t.night, progress=af.task_log.info)
         return {"metadata_records": metadata, "files": af.sealed_files(sealed)}
 
-    @task
+    @task(execution_timeout=timedelta(hours=2))
     def index(sealed: dict[str, Any]) -> Any:
         """CDXJ indexes and the WACZ package of the night."""
         from opeds import airflow_support as af
         from opeds.night import index_night
 
         with af.night_task() as t:
-            return af.keys_only(index_night(t.settings, t.night, progress=print))
+            return af.keys_only(index_night(t.settings, t.night, progress=af.task_log.info))
 
-    @task
-    def report(
-        sources: list[dict[str, Any]], extracted: dict[str, Any], sealed: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Write the night report, naming every source that failed."""
+    @task(trigger_rule=TriggerRule.ALL_DONE, execution_timeout=timedelta(minutes=30))
+    def report(sources: list[dict[str, Any]] | None, extracted: dict[str, Any] | None) -> Any:
+        """Write the night report, naming every source that failed and every page left pending
+        (whatever the steps before did)."""
+        from airflow.sdk.exceptions import AirflowFailException
+
         from opeds import airflow_support as af
         from opeds.night import store_report
 
-        context = get_current_context()
+        if sources is None:
+            raise AirflowFailException("load_sources failed: there is no night to report on")
         names = [s["source"]["name"] for s in sources]
-        pulled = context["ti"].xcom_pull(
-            task_ids="crawl", key="summary", map_indexes=range(len(names))
-        )
-        summaries = dict(zip(names, pulled or [None] * len(names), strict=True))
-        with af.night_task(context) as t:
+        with af.night_task() as t:
             night_report = af.night_report(
-                t.night,
-                summaries,
-                extracted,
-                sealed["files"],
-                dry_run=t.run.dry_run,
-                archived=af.archived_counts(t.settings, t.night),
+                t.settings, t.night, names, extracted, dry_run=t.run.dry_run
             )
             key = store_report(t.settings, night_report)
             for line in af.report_lines(night_report, key):
-                print(line)
+                af.task_log.info(line)
         return {
             "night": t.night,
             "report_key": key,
             "failed_sources": night_report["failed_sources"],
+            "pending": night_report["extraction"].get("pending", 0),
         }
 
-    @task(outlets=[ARCHIVE])
+    @task(outlets=[ARCHIVE], execution_timeout=timedelta(minutes=5))
     def publish(reported: dict[str, Any]) -> None:
         """Announce the night on the ``opeds_archive`` asset (not for dry runs)."""
         from airflow.sdk.exceptions import AirflowSkipException
@@ -230,25 +241,27 @@ def opeds_nightly() -> None:
             "report": reported["report_key"],
         }
 
-    @task(retries=0)
-    def check_sources(reported: dict[str, Any]) -> None:
-        """Fail the run, after everything is stored, when a source failed."""
+    @task(retries=0, execution_timeout=timedelta(minutes=5))
+    def check_night(reported: dict[str, Any]) -> None:
+        """Fail the run, after everything is stored, when a source failed or article pages were
+        left pending."""
         from opeds import airflow_support as af
 
-        message = af.failed_sources_message(reported, reported["report_key"])
+        message = af.night_failure_message(reported, reported["report_key"])
         if message:
-            raise af.SourcesFailed(message)
+            raise af.NightIncomplete(message)
 
     loaded: Any = load_sources()
     crawled = crawl.expand_kwargs(loaded)
     extracted: Any = extract_and_cluster(loaded)
     crawled >> extracted
-    sealed: Any = seal(extracted)
+    sealed: Any = seal(loaded)
+    extracted >> sealed
     indexed = index(sealed)
-    reported: Any = report(loaded, extracted, sealed)
+    reported: Any = report(loaded, extracted)
     indexed >> reported
     publish(reported)
-    check_sources(reported)
+    check_night(reported)
 
 
 opeds_nightly()

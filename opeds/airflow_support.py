@@ -19,7 +19,6 @@ plain Python that tests call directly.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -41,6 +40,9 @@ if TYPE_CHECKING:
     from opeds.night import ExtractStats, SealedFile
 
 logger = logging.getLogger(__name__)
+task_log = logging.getLogger("opeds.task")
+"""What a task says to its operator: INFO lines of the task's own log (not stdout, which the
+task runner may show only after the task)."""
 
 ARCHIVE_ENV = "OPEDS_ARCHIVE"
 CATALOG_ENV = "OPEDS_CATALOG_URL"
@@ -58,7 +60,6 @@ DEFAULT_SOURCES = Path(__file__).resolve().parent.parent / "sources.toml"
 """The production sources file shipped at the root of the project."""
 DRY_RUN_ROOT = "opeds-dry-runs"
 """Folder under the system temp dir that holds the scratch archives of dry runs."""
-MAX_FAILURES_IN_XCOM = 20
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -67,8 +68,9 @@ class SourceCrawlFailed(OpedsError):
     """One source's crawl produced nothing usable; the other sources are not affected."""
 
 
-class SourcesFailed(OpedsError):
-    """The night was archived, but one or more sources failed (the report names them)."""
+class NightIncomplete(OpedsError):
+    """The night was archived, but a source failed or article pages are pending (the report
+    names them)."""
 
 
 class FixityFailed(OpedsError):
@@ -134,8 +136,8 @@ class NightRun:
         max_pages = params.get("max_pages")
         if max_pages is not None:
             max_pages = int(max_pages)
-            if max_pages < 1:
-                raise ConfigError(f"max_pages must be at least 1, got {max_pages}")
+            if max_pages < 0:
+                raise ConfigError(f"max_pages must be 0 (no limit) or more, got {max_pages}")
         return cls(
             night=night_of(params.get("night"), logical_date, data_interval_start, run_after),
             run_key=f"{_SAFE.sub('_', dag_id)}/{_SAFE.sub('_', run_id)}",
@@ -360,63 +362,7 @@ def load_sources_file(path: Path) -> SourcesFile:
     return load_sources(path)
 
 
-# -- crawl results ------------------------------------------------------------------------------
-def source_error(result: CrawlResult | None, name: str) -> str | None:
-    """Why a source's crawl counts as failed, or None when it archived something.
-
-    A source fails as a whole when its crawl gave no result, or not one HTTP response (the
-    outlet is down or unreachable). Single pages that fail are counted in the report instead.
-    """
-    if result is None or name not in result.sources:
-        return "the crawl ended without a result for this source"
-    r = result.sources[name]
-    if r.counts.get("response_count", 0) == 0:
-        requests = r.counts.get("request_count", 0)
-        reasons = sorted(
-            {f.get("reason", "") for f in r.failures if f.get("reason")}
-            | {k.split("/", 1)[1] for k in r.counts if k.startswith(("failed/", "exception/"))}
-        )
-        why = f" ({', '.join(reasons)})" if reasons else ""
-        return f"no HTTP response from the outlet: {requests} request(s) failed{why}"
-    return None
-
-
-def crawl_summary(name: str, result: CrawlResult | None, error: str | None) -> dict[str, Any]:
-    """What XCom carries for one source: counts, a few failed URLs, the error. No page data."""
-    r = result.sources.get(name) if result is not None else None
-    return {
-        "source": name,
-        "counts": dict(r.counts) if r else {},
-        "failures": list(r.failures[:MAX_FAILURES_IN_XCOM]) if r else [],
-        "finish_reason": r.finish_reason if r else "",
-        "error": error,
-    }
-
-
-def crawl_marker(settings: Settings, night: str, source: str) -> Path:
-    """Where a completed crawl of ``source`` for ``night`` is remembered (beside the spool)."""
-    return settings.spool_path / "crawls" / night / f"{source}.json"
-
-
-def load_completed_crawl(settings: Settings, night: str, source: str) -> dict[str, Any] | None:
-    p = crawl_marker(settings, night, source)
-    try:
-        data: dict[str, Any] = json.loads(p.read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-    return data
-
-
-def save_completed_crawl(settings: Settings, night: str, summary: Mapping[str, Any]) -> Path:
-    """Remember that the source's crawl completed, so a re-run of the night does not repeat it."""
-    p = crawl_marker(settings, night, str(summary["source"]))
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(dict(summary), sort_keys=True))
-    tmp.replace(p)
-    return p
-
-
+# -- crawl results ----------------------------------------------------------------------------
 def crawl_source(
     settings: Settings,
     night: str,
@@ -426,20 +372,22 @@ def crawl_source(
 ) -> dict[str, Any]:
     """Crawl one source for the night and return its summary (``error`` set when it failed).
 
-    A source whose crawl of this night already completed is not crawled again unless
-    ``recrawl``: its remembered summary is returned. Before crawling, what a failed earlier try
-    left half-written for the source is discarded.
+    A source whose crawl of this night already completed (the catalog says so, whichever
+    machine ran it) is not crawled again unless ``recrawl``: its summary is returned. Before
+    crawling, what a failed earlier try left half-written for the source is recovered.
     """
     from crawler.process import CrawlError
     from crawler.sources import Source
-    from opeds.night import crawl_night
+    from opeds.night import catalog_for, crawl_night, crawl_summary, source_error
 
     name = str(source["name"])
-    done = None if recrawl else load_completed_crawl(settings, night, name)
-    if done is not None:
-        logger.info("%s: already crawled for night %s; not crawling again", name, night)
-        return done
-    result: CrawlResult | None  # crawl_night first discards what a failed try left
+    if not recrawl:
+        with catalog_for(settings) as cat:
+            done = cat.completed_crawl(night, name)
+        if done is not None:
+            task_log.info("%s: already crawled for night %s; not crawling again", name, night)
+            return {k: v for k, v in done.items() if k not in ("started", "finished", "completed")}
+    result: CrawlResult | None
     try:
         result = crawl_night(
             settings, [Source.from_dict(dict(source))], night, sources_sha256=sources_sha256
@@ -447,10 +395,7 @@ def crawl_source(
         error = source_error(result, name)
     except CrawlError as e:
         result, error = None, str(e)
-    summary = crawl_summary(name, result, error)
-    if error is None:
-        save_completed_crawl(settings, night, summary)
-    return summary
+    return crawl_summary(name, result, error)
 
 
 def archived_counts(settings: Settings, night: str) -> dict[str, dict[str, int]]:
@@ -458,6 +403,13 @@ def archived_counts(settings: Settings, night: str) -> dict[str, dict[str, int]]
     from opeds.night import archived_counts as counts
 
     return counts(settings, night)
+
+
+def extraction_summary(settings: Settings, night: str) -> dict[str, Any]:
+    """:func:`opeds.night.extraction_summary`, imported when a task runs (not at DAG parse)."""
+    from opeds.night import extraction_summary as summary
+
+    return summary(settings, night)
 
 
 def recover_unfinished(settings: Settings, night: str, source: str | None = None) -> Any:
@@ -474,31 +426,31 @@ def cluster_counts(result: Any) -> dict[str, int]:
     }
 
 
-def night_articles_by_source(settings: Settings, night: str) -> dict[str, int]:
-    """How many articles the night holds, per source (whichever try extracted them)."""
+def extract_counts(stats: ExtractStats, cluster: Any) -> dict[str, Any]:
+    """What XCom carries from extraction and clustering: this run's counts (the night's own
+    come from the catalog when the report is written)."""
+    return {
+        "new_articles": stats.new_articles,
+        "caught_up": stats.caught_up,
+        "unchanged": stats.unchanged,
+        "failed": list(stats.failed[:20]),
+        "failed_total": stats.failed_total,
+        "given_up": stats.given_up,
+        "pending": stats.pending,
+        "works": cluster_counts(cluster),
+    }
+
+
+def stored_files(settings: Settings, night: str) -> list[dict[str, Any]]:
+    """The night's stored files, as the catalog lists them (whichever try stored them)."""
     from opeds.night import catalog_for
 
     with catalog_for(settings) as cat:
-        return cat.article_counts_by_source(night)
-
-
-def extract_counts(
-    stats: ExtractStats, cluster: Any, night_by_source: Mapping[str, int] | None = None
-) -> dict[str, Any]:
-    """What XCom carries from extraction and clustering.
-
-    With ``night_by_source`` (:func:`night_articles_by_source`) the article counts are the
-    night's, not only this try's, so the report of a re-run says what the night archived.
-    """
-    by_source = dict(stats.by_source if night_by_source is None else night_by_source)
-    return {
-        "new_articles": stats.new_articles if night_by_source is None else sum(by_source.values()),
-        "unchanged": stats.unchanged,
-        "failed": list(stats.failed[:MAX_FAILURES_IN_XCOM]),
-        "failed_total": len(stats.failed),
-        "by_source": by_source,
-        "works": cluster_counts(cluster),
-    }
+        return [
+            {"key": f["key"], "size": f["size"], "sha256": f["sha256"], "records": f["records"]}
+            for f in cat.warc_files_for_night(night)
+            if f["stored"]
+        ]
 
 
 def sealed_files(sealed: Sequence[SealedFile]) -> list[dict[str, Any]]:
@@ -522,57 +474,45 @@ def keys_only(value: Any) -> Any:
 
 
 def night_report(
+    settings: Settings,
     night: str,
-    summaries: Mapping[str, Mapping[str, Any] | None],
+    selected: Sequence[str],
     extract: Mapping[str, Any] | None,
-    sealed: Sequence[Mapping[str, Any]],
     *,
     dry_run: bool = False,
-    archived: Mapping[str, Mapping[str, int]] | None = None,
 ) -> dict[str, Any]:
-    """The night report (:func:`opeds.night.build_report`) from what the tasks passed on, and
-    ``archived``, the night-wide archive counts (:func:`opeds.night.archived_counts`).
+    """The night report (:func:`opeds.night.build_report`) from the catalog: every crawl try of
+    the night (whichever run, task or worker made it), what is archived and stored, what became
+    of the article pages; ``extract`` is the extraction task's XCom (None when it failed).
 
-    ``summaries`` maps every selected source to its crawl summary, or None when its crawl task
-    failed without one. The report gains ``failed_sources``: source name to the reason.
+    A source of ``selected`` with no crawl recorded failed before reporting (its task was
+    killed, or never ran).
     """
-    from crawler.process import CrawlResult, SourceResult
-    from opeds.night import ExtractStats, SealedFile, build_report
+    from opeds.night import (
+        SealedFile,
+        archived_counts,
+        build_report,
+        crawl_runs,
+        extraction_summary,
+    )
 
-    results: dict[str, SourceResult] = {}
-    failed: dict[str, str] = {}
-    for name, s in sorted(summaries.items()):
-        if s is None:
-            reason = "the crawl task failed before reporting (see its log)"
-            results[name] = SourceResult(name, {}, [{"url": "", "reason": reason}], "task failed")
-            failed[name] = reason
-            continue
-        results[name] = SourceResult(
-            name,
-            dict(s.get("counts") or {}),
-            list(s.get("failures") or []),
-            s.get("finish_reason") or "",
-        )
-        if s.get("error"):
-            failed[name] = str(s["error"])
-    stats = None
-    cluster = None
-    if extract is not None:
-        stats = ExtractStats(
-            new_articles=int(extract.get("new_articles", 0)),
-            unchanged=int(extract.get("unchanged", 0)),
-            failed=list(extract.get("failed") or []),
-            by_source=dict(extract.get("by_source") or {}),
-        )
-        cluster = SimpleNamespace(**(extract.get("works") or {}))
+    cluster = SimpleNamespace(**(extract.get("works") or {})) if extract is not None else None
     files = [
         SealedFile(str(f["key"]), int(f["size"]), str(f["sha256"]), int(f["records"]))
-        for f in sealed
+        for f in stored_files(settings, night)
     ]
-    report = build_report(night, CrawlResult(night, results), stats, cluster, files, archived)
-    for name, reason in failed.items():
-        report["sources"][name]["crawl_failed"] = reason
-    report["failed_sources"] = failed
+    summary = extraction_summary(settings, night)
+    if extract is not None:
+        summary["run"] = {k: v for k, v in extract.items() if k != "works"}
+    report = build_report(
+        night,
+        crawl_runs(settings, night),
+        cluster,
+        files,
+        archived_counts(settings, night),
+        summary,
+        expected=selected,
+    )
     if dry_run:
         report["dry_run"] = True
     return report
@@ -583,15 +523,20 @@ def report_lines(report: Mapping[str, Any], key: str) -> list[str]:
     lines = [f"night {report['night']}: report stored at {key}"]
     for name, s in sorted(report.get("sources", {}).items()):
         state = f"FAILED: {s['crawl_failed']}" if s.get("crawl_failed") else "ok"
+        tries = len(s.get("tries", []))
         lines.append(
-            f"  {name}: {state}; fetched {s.get('fetched', 0)}, failed pages {s.get('failed', 0)}, "
+            f"  {name}: {state}; {tries} crawl tr{'y' if tries == 1 else 'ies'}, "
+            f"fetched {s.get('fetched', 0)}, failed pages {s.get('failed', 0)}, "
             f"new articles {s.get('new_articles', 0)}, records {s.get('records', 0)}"
         )
     ex = report.get("extraction", {})
     lines.append(
-        f"  articles: {ex.get('new_articles', 0)} new, {ex.get('unchanged', 0)} unchanged, "
-        f"{len(ex.get('failed', []))} failed extraction"
+        f"  article pages: {ex.get('pages', 0)} captured, {ex.get('articles', 0)} extracted, "
+        f"{ex.get('unchanged', 0)} unchanged, {ex.get('pending', 0)} pending, "
+        f"{ex.get('failed', 0)} failed"
     )
+    for f in ex.get("failures", [])[:5]:
+        lines.append(f"    {f.get('state')}: {f.get('url')}: {f.get('reason')}")
     works = report.get("works", {})
     if works:
         lines.append(
@@ -602,16 +547,25 @@ def report_lines(report: Mapping[str, Any], key: str) -> list[str]:
     return lines
 
 
-def failed_sources_message(report: Mapping[str, Any], key: str) -> str | None:
-    """The failure to raise after the report is stored, or None when every source worked."""
+def night_failure_message(report: Mapping[str, Any], key: str) -> str | None:
+    """The failure to raise after the report is stored, or None when every source worked and
+    every article page captured gave its article."""
+    problems = []
     failed: Mapping[str, str] = report.get("failed_sources") or {}
-    if not failed:
+    if failed:
+        names = "; ".join(f"{n}: {why}" for n, why in sorted(failed.items()))
+        problems.append(
+            f"{len(failed)} source(s) failed ({names}); the other sources were archived"
+        )
+    pending = int(report.get("pending") or 0)
+    if pending:
+        problems.append(
+            f"{pending} article page(s) captured but not extracted; they stay pending and the "
+            "next run of extract_and_cluster (a clear, or the next night) extracts them"
+        )
+    if not problems:
         return None
-    names = "; ".join(f"{n}: {why}" for n, why in sorted(failed.items()))
-    return (
-        f"night {report['night']}: {len(failed)} source(s) failed ({names}). The other sources "
-        f"were archived; the night report is at {key}."
-    )
+    return f"night {report['night']}: {'. '.join(problems)}. The night report is at {key}."
 
 
 def fixity_nights(

@@ -46,8 +46,10 @@ class Settings:
     revisit_days: tuple[int, ...] = (1, 7, 30)
     sitemap_window_days: int = 30
     """Sitemap entries with a ``lastmod`` older than this many days before the night are skipped."""
-    max_pages_per_source: int = 0
-    """0 means no limit."""
+    max_pages_per_source: int = 500
+    """Article pages a source may request in one night (new pages and re-checks); 0 means no
+    limit. A cap by default, so that the first night of a large outlet (a sitemap of thousands
+    of pages) or a scheduled run started by unpausing the DAG stays polite."""
     obey_robots: bool = True
     block_private_addresses: bool = False
     """Refuse targets (and redirects) that resolve to private, loopback or link-local addresses.
@@ -65,6 +67,11 @@ class Settings:
             raise ConfigError(f"gzip_level must be 0-3 (ISA-L levels), got {self.gzip_level}")
         if self.warc_max_bytes < 1024:
             raise ConfigError(f"warc_max_bytes must be at least 1024, got {self.warc_max_bytes}")
+        if self.max_pages_per_source < 0:
+            raise ConfigError(
+                "max_pages_per_source must be 0 (no limit) or more, got "
+                f"{self.max_pages_per_source}"
+            )
         if self.crawl_delay < 0:
             raise ConfigError(f"crawl_delay must be >= 0, got {self.crawl_delay}")
         if self.object_lock_mode not in (None, "GOVERNANCE", "COMPLIANCE"):

@@ -55,6 +55,23 @@ nights = Table(
     Column("finished", DateTime(timezone=True)),
     Column("sources_digest", String(80)),
     Column("report", Text),
+    # set when an extraction of the night left none of its pages pending; a crawl of the night
+    # clears it (its new captures are pending until extracted)
+    Column("extracted", DateTime(timezone=True)),
+)
+
+# One row per crawl of a source for a night (every try: a re-run, an Airflow retry)
+crawl_runs = Table(
+    "crawl_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("night", String(10), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("started", DateTime(timezone=True)),
+    Column("finished", DateTime(timezone=True)),
+    Column("completed", Boolean, nullable=False),
+    Column("summary", Text),  # JSON: counts, failures (the first ones), finish_reason, error
+    Index("ix_crawl_runs_night", "night", "source"),
 )
 
 captures = Table(
@@ -166,6 +183,40 @@ articles = Table(
     Index("ix_articles_night", "night"),
     Index("ix_articles_outlet", "outlet"),
 )
+
+
+# Article pages (captures of kind article, status 200) that gave no article yet: why, and how
+# many extraction runs tried them. A page with no article and no row here is pending too.
+extraction_state = Table(
+    "extraction_state",
+    metadata,
+    Column("capture_id", Integer, ForeignKey("captures.id"), primary_key=True, autoincrement=False),
+    Column("state", String(16), nullable=False),  # pending|given_up|unchanged
+    Column("tries", Integer, nullable=False),
+    Column("reason", Text),
+    Column("night", String(10)),  # the night whose extraction tried it last
+)
+
+PENDING = "pending"
+GIVEN_UP = "given_up"
+UNCHANGED = "unchanged"
+"""The same bytes of the same URL gave an article already: nothing new to extract."""
+
+
+@dataclass(frozen=True)
+class ExtractionCounts:
+    """What became of a night's article pages (captures of kind article answered 200)."""
+
+    pages: int
+    articles: int
+    unchanged: int
+    pending: int
+    given_up: int
+    failures: list[dict[str, Any]]
+    """The first pages pending or given up: url, state, tries, reason."""
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
 def utcnow() -> datetime:
@@ -383,6 +434,51 @@ class Catalog:
         with self.engine.connect() as c:
             return [r[0] for r in c.execute(select(nights.c.night).order_by(nights.c.night))]
 
+    # -- crawl runs -----------------------------------------------------------------------------
+    def add_crawl_run(
+        self,
+        night: str,
+        source: str,
+        summary: dict[str, Any],
+        *,
+        started: datetime,
+        finished: datetime,
+        completed: bool,
+    ) -> None:
+        """Record one crawl of ``source`` for ``night`` (``completed``: it archived something)."""
+        with self.engine.begin() as c:
+            c.execute(
+                insert(crawl_runs).values(
+                    night=night,
+                    source=source,
+                    started=started,
+                    finished=finished,
+                    completed=completed,
+                    summary=json.dumps(summary, sort_keys=True, default=str),
+                )
+            )
+
+    def crawl_runs(self, night: str) -> dict[str, list[dict[str, Any]]]:
+        """``{source: [run, ...]}`` of the night, each run's summary with ``started``,
+        ``finished`` and ``completed``, oldest first."""
+        q = select(crawl_runs).where(crawl_runs.c.night == night).order_by(crawl_runs.c.id)
+        out: dict[str, list[dict[str, Any]]] = {}
+        with self.engine.connect() as c:
+            for r in c.execute(q):
+                run = json.loads(r.summary or "{}")
+                run.update(
+                    started=as_utc(r.started),
+                    finished=as_utc(r.finished),
+                    completed=bool(r.completed),
+                )
+                out.setdefault(str(r.source), []).append(run)
+        return out
+
+    def completed_crawl(self, night: str, source: str) -> dict[str, Any] | None:
+        """The summary of the latest completed crawl of ``source`` for ``night``, or None."""
+        runs = [r for r in self.crawl_runs(night).get(source, []) if r["completed"]]
+        return runs[-1] if runs else None
+
     # -- captures -------------------------------------------------------------------------------
     def add_capture(self, cap: Capture) -> int:
         row = dict(cap.__dict__)
@@ -585,6 +681,7 @@ class Catalog:
                 captures.c.warc_key == warc_key, captures.c.offset >= from_offset
             )
             c.execute(delete(articles).where(articles.c.capture_id.in_(gone)))
+            c.execute(delete(extraction_state).where(extraction_state.c.capture_id.in_(gone)))
             n = c.execute(
                 delete(captures).where(
                     captures.c.warc_key == warc_key, captures.c.offset >= from_offset
@@ -606,6 +703,177 @@ class Catalog:
         q = select(warc_files).where(warc_files.c.night == night).order_by(warc_files.c.key)
         with self.engine.connect() as c:
             return [dict(r._mapping) for r in c.execute(q)]
+
+    # -- extraction state -----------------------------------------------------------------------
+    def reopen_extraction(self, night: str) -> None:
+        """The night is being crawled: its new pages are pending until extracted."""
+        with self.engine.begin() as c:
+            c.execute(update(nights).where(nights.c.night == night).values(extracted=None))
+
+    def pages_to_extract(self, night: str) -> list[Capture]:
+        """The article pages an extraction of ``night`` works on: the night's own, and those of
+        every night whose extraction left pages pending, that gave no article yet (neither
+        given up nor unchanged). By night, source and URL: the order (and so the articles' ids)
+        does not depend on the order in which the crawl happened to fetch them."""
+        open_nights = select(nights.c.night).where(nights.c.extracted.is_(None))
+        done = select(articles.c.capture_id)
+        settled = select(extraction_state.c.capture_id).where(
+            extraction_state.c.state.in_([GIVEN_UP, UNCHANGED])
+        )
+        q = (
+            select(captures)
+            .where(
+                captures.c.kind == "article",
+                captures.c.status == 200,
+                or_(captures.c.night == night, captures.c.night.in_(open_nights)),
+                captures.c.id.not_in(done),
+                captures.c.id.not_in(settled),
+            )
+            .order_by(captures.c.night, captures.c.source, captures.c.url, captures.c.id)
+        )
+        with self.engine.connect() as c:
+            return [Capture.from_row(r) for r in c.execute(q)]
+
+    def has_article_for_payload(self, canonical_url: str, digest: str) -> bool:
+        """Whether a capture of ``canonical_url`` with payload ``digest`` gave an article."""
+        q = (
+            select(articles.c.id)
+            .join(captures, captures.c.id == articles.c.capture_id)
+            .where(captures.c.canonical_url == canonical_url, captures.c.payload_digest == digest)
+            .limit(1)
+        )
+        with self._reading() as c:
+            return c.execute(q).first() is not None
+
+    def set_extraction_state(
+        self, rows: Sequence[tuple[int, str, str | None]], night: str, *, max_tries: int
+    ) -> int:
+        """Record what an extraction run of ``night`` made of pages that gave no article:
+        ``(capture id, state, reason)`` each. A ``pending`` page counts a try; one that used
+        ``max_tries`` is given up. Returns how many were given up now."""
+        if not rows:
+            return 0
+        given_up = 0
+        with self.engine.begin() as c:
+            ids = [i for i, _, _ in rows]
+            tries = {
+                int(i): int(n)
+                for i, n in c.execute(
+                    select(extraction_state.c.capture_id, extraction_state.c.tries).where(
+                        extraction_state.c.capture_id.in_(ids)
+                    )
+                )
+            }
+            c.execute(delete(extraction_state).where(extraction_state.c.capture_id.in_(ids)))
+            values = []
+            for i, state, reason in rows:
+                n = tries.get(i, 0) + (1 if state == PENDING else 0)
+                if state == PENDING and n >= max_tries:
+                    state = GIVEN_UP
+                    given_up += 1
+                values.append(
+                    {"capture_id": i, "state": state, "tries": n, "reason": reason, "night": night}
+                )
+            c.execute(insert(extraction_state), values)
+        return given_up
+
+    def close_extraction(self) -> list[str]:
+        """Mark extracted every open night none of whose pages is pending any more; those
+        nights, in order."""
+        closed: list[str] = []
+        with self.engine.begin() as c:
+            open_nights = [
+                r[0]
+                for r in c.execute(
+                    select(nights.c.night)
+                    .where(nights.c.extracted.is_(None))
+                    .order_by(nights.c.night)
+                )
+            ]
+            for n in open_nights:
+                if self._pending_count(c, n) == 0:
+                    c.execute(update(nights).where(nights.c.night == n).values(extracted=utcnow()))
+                    closed.append(n)
+        return closed
+
+    @staticmethod
+    def _pending_count(c: Connection, night: str) -> int:
+        q = (
+            select(func.count())
+            .select_from(captures)
+            .outerjoin(articles, articles.c.capture_id == captures.c.id)
+            .outerjoin(extraction_state, extraction_state.c.capture_id == captures.c.id)
+            .where(
+                captures.c.night == night,
+                captures.c.kind == "article",
+                captures.c.status == 200,
+                articles.c.id.is_(None),
+                or_(extraction_state.c.state.is_(None), extraction_state.c.state == PENDING),
+            )
+        )
+        return int(c.execute(q).scalar_one())
+
+    def extraction_counts(self, night: str, *, sample: int = 20) -> ExtractionCounts:
+        """What became of the night's article pages, whichever run extracted them."""
+        base = (
+            select(captures.c.id)
+            .outerjoin(articles, articles.c.capture_id == captures.c.id)
+            .outerjoin(extraction_state, extraction_state.c.capture_id == captures.c.id)
+            .where(
+                captures.c.night == night,
+                captures.c.kind == "article",
+                captures.c.status == 200,
+            )
+        )
+        with self.engine.connect() as c:
+            pages = int(c.execute(select(func.count()).select_from(base.subquery())).scalar_one())
+            with_articles = int(
+                c.execute(
+                    select(func.count()).select_from(
+                        base.where(articles.c.id.is_not(None)).subquery()
+                    )
+                ).scalar_one()
+            )
+            by_state = {
+                str(k): int(n)
+                for k, n in c.execute(
+                    select(extraction_state.c.state, func.count())
+                    .join(captures, captures.c.id == extraction_state.c.capture_id)
+                    .outerjoin(articles, articles.c.capture_id == captures.c.id)
+                    .where(captures.c.night == night, articles.c.id.is_(None))
+                    .group_by(extraction_state.c.state)
+                )
+            }
+            failing = c.execute(
+                select(
+                    captures.c.url,
+                    extraction_state.c.state,
+                    extraction_state.c.tries,
+                    extraction_state.c.reason,
+                )
+                .join(extraction_state, extraction_state.c.capture_id == captures.c.id)
+                .outerjoin(articles, articles.c.capture_id == captures.c.id)
+                .where(
+                    captures.c.night == night,
+                    articles.c.id.is_(None),
+                    extraction_state.c.state.in_([PENDING, GIVEN_UP]),
+                )
+                .order_by(captures.c.id)
+                .limit(sample)
+            ).all()
+        unchanged = by_state.get(UNCHANGED, 0)
+        given_up = by_state.get(GIVEN_UP, 0)
+        return ExtractionCounts(
+            pages=pages,
+            articles=with_articles,
+            unchanged=unchanged,
+            pending=pages - with_articles - unchanged - given_up,
+            given_up=given_up,
+            failures=[
+                {"url": url, "state": st, "tries": int(n), "reason": why}
+                for url, st, n, why in failing
+            ],
+        )
 
     # -- articles -------------------------------------------------------------------------------
     def add_article(self, art: Article) -> int:
@@ -632,6 +900,12 @@ class Catalog:
         with self.engine.connect() as c:
             return [int(i) for (i,) in c.execute(q)]
 
+    def unclustered_article_ids(self) -> list[int]:
+        """Ids of the articles in no work yet, any night, in order."""
+        q = select(articles.c.id).where(articles.c.work_id.is_(None)).order_by(articles.c.id)
+        with self.engine.connect() as c:
+            return [int(i) for (i,) in c.execute(q)]
+
     def article_counts_by_source(self, night: str) -> dict[str, int]:
         """How many articles the night holds, per source."""
         q = (
@@ -652,12 +926,12 @@ class Catalog:
         with self.engine.connect() as c:
             return [(url, as_utc(at) or at, title) for url, at, title in c.execute(q)]
 
-    def articles_without_metadata(self, night: str, *, after: int, limit: int) -> list[Article]:
-        """The night's next ``limit`` articles (by id, above ``after``) with no metadata record."""
+    def articles_without_metadata(self, *, after: int, limit: int) -> list[Article]:
+        """The next ``limit`` articles (by id, above ``after``) with no metadata record: the
+        night's, and those of earlier nights that were extracted since."""
         q = (
             select(articles)
             .where(
-                articles.c.night == night,
                 articles.c.id > after,
                 or_(articles.c.metadata_warc_key.is_(None), articles.c.metadata_warc_key == ""),
             )

@@ -324,3 +324,31 @@ def test_a_page_cut_at_the_size_cap_is_archived_as_truncated(tmp_path: Path) -> 
     assert huge[0].rec_headers.get_header("WARC-Truncated") == "length"  # type: ignore[attr-defined]
     for f in settings.archive_path.rglob("*.warc.gz"):
         check_warc(f)
+
+
+def test_a_rerun_of_some_sources_keeps_the_others_and_every_try_in_the_report(
+    tmp_path: Path,
+) -> None:
+    from opeds.night import run_night
+
+    pages = {**small_outlet("http://one.example"), **small_outlet("http://two.example")}
+    src = tmp_path / "sources.toml"
+    src.write_text(
+        small_outlet_sources("http://one.example", "one")
+        + small_outlet_sources("http://two.example", "two")
+    )
+    sf = load_sources(src)
+    config = Settings(archive=str(tmp_path / "archive"))
+    with LoopbackWeb(pages) as w:
+        env = proxy_env(w.proxy_url)
+        first = run_night(config, sf, NIGHT, env=env, log_path=tmp_path / "1.log").report
+        again = run_night(
+            config, sf, NIGHT, source_names=["one"], env=env, log_path=tmp_path / "2.log"
+        ).report
+    assert set(again["sources"]) == {"one", "two"}  # the source not crawled again stays
+    assert again["sources"]["two"] == first["sources"]["two"]
+    one = again["sources"]["one"]
+    assert len(one["tries"]) == 2 and one["tries"][0] == first["sources"]["one"]["tries"][0]
+    assert one["fetched"] == sum(t["fetched"] for t in one["tries"])
+    assert one["fetched"] == first["sources"]["one"]["fetched"] + one["tries"][1]["fetched"]
+    assert again["extraction"]["articles"] == first["extraction"]["articles"] > 0

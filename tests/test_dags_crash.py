@@ -329,7 +329,7 @@ def assert_night_whole(e: Env) -> list[Capture]:
     assert {f["key"]: (f["size"], f["sha256"], f["records"]) for f in report["files"]} == {
         k: (f["size"], f["sha256"], f["records"]) for k, f in recorded.items()
     }
-    assert report["extraction"]["new_articles"] == len(arts)
+    assert report["extraction"]["articles"] == len(arts) and report["extraction"]["pending"] == 0
     by_source = Counter(a.source for a in arts)
     assert {n: s["new_articles"] for n, s in report["sources"].items()} == {
         n: by_source[n] for n in SOURCES
@@ -434,7 +434,7 @@ def test_the_report_of_a_retried_crawl_counts_the_whole_night(
 def test_the_worker_killed_while_sealing_and_the_night_run_again(night: Env) -> None:
     """The seal task's own process dies while it writes metadata records (``kill -9`` of the
     worker); the operator runs the night again: no crawl is repeated, nothing is fetched."""
-    from opeds.airflow_support import crawl_marker
+    from opeds.night import catalog_for
 
     proc, _ = night.start(arm_self="warc-record:17")
     assert proc.wait(timeout=240) == -signal.SIGKILL, night.log_tail()
@@ -442,7 +442,8 @@ def test_the_worker_killed_while_sealing_and_the_night_run_again(night: Env) -> 
     assert left and all("-metadata-" in k for k in left), left  # killed in the metadata writer
     folder = night.archive / "warcs" / "2026" / "07" / "01"
     assert list(folder.glob("*-metadata-*.warc.gz")), "no metadata file completed before"
-    assert all(crawl_marker(night.settings, NIGHT, s).is_file() for s in SOURCES)
+    with catalog_for(night.settings) as cat:  # every crawl is known to have completed
+        assert all(cat.completed_crawl(NIGHT, s) for s in SOURCES)
     asked = len(night.web.requests)
 
     result = night.run()

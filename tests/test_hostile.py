@@ -30,7 +30,14 @@ from crawler.discovery import DiscoveryError, parse_feed, parse_sitemap
 from crawler.extract import extract_article
 from crawler.process import CrawlResult, SourceResult
 from crawler.sources import Source, load_sources
-from opeds.night import begin_night, build_report, crawl_night, night_id, warcinfo_fields
+from opeds.night import (
+    begin_night,
+    build_report,
+    crawl_night,
+    crawl_summary,
+    night_id,
+    warcinfo_fields,
+)
 from opeds.settings import Settings
 from tests.hostile_server import (
     HostileStep,
@@ -615,7 +622,8 @@ def run_night(tmp: Path, web: HostileWeb, *, blocking: bool = False) -> Night:
             log_path=tmp / "crawl.log",
         )
     seconds = time.monotonic() - started
-    report = build_report(NIGHT, result, None, None, [])
+    runs = {name: [crawl_summary(name, result, None)] for name in result.sources}
+    report = build_report(NIGHT, runs, None, [])
     heads, payloads = read_night(settings)
     return Night(settings, result, report, web, seconds, heads, payloads)
 
