@@ -61,13 +61,14 @@ def print_summary(outcome: Any, settings: Settings, as_json: bool) -> None:
     records = sum(s["records"] for s in report["sources"].values())
     failed = sum(s["failed"] for s in report["sources"].values())
     multi = [w for w in works if len(w["members"]) > 1]
+    ex = report["extraction"]
     click.echo(f"\nNight {report['night']} archived to {settings.archive}")
     click.echo(f"  pages fetched:   {fetched} ({failed} failed)")
+    click.echo(f"  records written: {records} request/response/revisit + {ex['articles']} metadata")
     click.echo(
-        f"  records written: {records} request/response/revisit + "
-        f"{report['extraction']['new_articles']} metadata"
+        f"  articles:        {ex['articles']} from {ex['pages']} article page(s) captured"
+        f" ({ex['unchanged']} unchanged, {ex['pending']} pending, {ex['failed']} failed)"
     )
-    click.echo(f"  new articles:    {report['extraction']['new_articles']}")
     click.echo(
         f"  works:           {len(works)} in the catalog, {len(multi)} with copies "
         "on several outlets"
@@ -108,7 +109,12 @@ def print_summary(outcome: Any, settings: Settings, as_json: bool) -> None:
     multiple=True,
     help="Crawl only this source (repeatable). Default: all enabled sources.",
 )
-@click.option("--max-pages", type=int, help="At most this many article pages per source.")
+@click.option(
+    "--max-pages",
+    type=click.IntRange(min=0),
+    help="At most this many article pages per source (0: no limit; default "
+    "OPEDS_MAX_PAGES_PER_SOURCE, else 500).",
+)
 @click.option(
     "--log",
     "log_path",
@@ -129,7 +135,7 @@ def crawl(
 ) -> None:
     """Run one night: crawl the sources, archive every exchange, extract, cluster, store."""
     from crawler.sources import load_sources
-    from opeds.night import run_night
+    from opeds.night import check_extraction, run_night
 
     settings = make_settings(archive, catalog_url, max_pages_per_source=max_pages)
     sources_file = load_sources(sources_path)
@@ -143,6 +149,7 @@ def crawl(
         progress=(lambda _m: None) if as_json else echo_progress,
     )
     print_summary(outcome, settings, as_json)
+    check_extraction(outcome.extract)  # pages left pending: exit 1, saying how many and why
 
 
 @main.command()
@@ -155,15 +162,51 @@ def crawl(
     help="Write the crawl log here (default: <archive>/logs/).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the night report as JSON.")
+@click.option(
+    "--airflow",
+    "with_airflow",
+    is_flag=True,
+    help="Instead of one night here: serve the sample outlets and run `airflow standalone` with "
+    "the project's DAGs against them (until Ctrl-C).",
+)
+@click.option(
+    "--airflow-home",
+    default="./airflow-home",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="With --airflow: Airflow's folder (metadata database, logs, password).",
+)
+@click.option(
+    "--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="With --airflow."
+)
 @user_errors
 def demo(
-    archive: str, catalog_url: str | None, night: str | None, log_path: str | None, as_json: bool
+    archive: str,
+    catalog_url: str | None,
+    night: str | None,
+    log_path: str | None,
+    as_json: bool,
+    with_airflow: bool,
+    airflow_home: str,
+    port: int,
 ) -> None:
-    """Run a demo night against built-in sample outlets served on 127.0.0.1."""
+    """Run a demo night against built-in sample outlets served on 127.0.0.1 (or, with
+    --airflow, Airflow standalone against them)."""
+    if with_airflow:
+        from opeds.airflow_demo import run_airflow_demo
+
+        code = run_airflow_demo(
+            home=Path(airflow_home).resolve(),
+            archive=Path(archive).expanduser().resolve(),
+            port=port,
+            night=date.fromisoformat(parse_night(night)),
+            say=lambda m: click.echo(m, err=True),
+        )
+        sys.exit(code)
     from crawler.sources import load_sources
     from opeds.demo import SOURCES_PATH, build_site
     from opeds.loopback import LoopbackWeb
-    from opeds.night import run_night
+    from opeds.night import check_extraction, run_night
 
     settings = make_settings(archive, catalog_url, crawl_delay=0.05)
     night_s = parse_night(night)
@@ -202,6 +245,7 @@ def demo(
             progress=(lambda _m: None) if as_json else echo_progress,
         )
     print_summary(outcome, settings, as_json)
+    check_extraction(outcome.extract)  # pages left pending: exit 1, saying how many and why
 
 
 # -- works --------------------------------------------------------------------------------------

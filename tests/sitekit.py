@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zlib
 
 from opeds.loopback import Page
 
@@ -99,4 +100,43 @@ def small_outlet_sources(host: str = "http://news.example", name: str = "news") 
         f'[[source]]\nname = "{name}"\nfeeds = ["{host}/feed.xml"]\n'
         f'sitemaps = ["{host}/sitemap_index.xml"]\nallowed_domains = ["{domain}"]\n'
         "crawl_delay = 0.0\n"
+    )
+
+
+def bulk_outlet(host: str, articles: int, *, big_every: int = 4) -> dict[str, Page]:
+    """An outlet with ``articles`` article pages in its RSS feed; every ``big_every``-th page
+    carries a large inline JSON blob (as Next.js pages do), making it over 300 KB."""
+    h = host
+    items = "".join(
+        f"<item><title>Bulk {i}</title><link>{h}/opinion/bulk-{i}.html</link></item>"
+        for i in range(articles)
+    )
+    pages = {
+        f"{h}/robots.txt": Page(
+            b"User-agent: *\nAllow: /\n", headers=[("Content-Type", "text/plain")]
+        ),
+        f"{h}/feed.xml": Page(
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>Bulk</title>{items}'
+            "</channel></rss>".encode(),
+            headers=[("Content-Type", "application/rss+xml; charset=utf-8")],
+        ),
+    }
+    for i in range(articles):
+        n = zlib.crc32(host.encode()) % 10_000 * 100 + i  # a text of its own for every page
+        html = article_html(n, f"Bulk opinion {i} of {host}", paras=6)
+        if big_every and i % big_every == 0:
+            blob = '{"props":{"cache":"' + ("x7" * 160_000) + '"}}'
+            html = html.replace(
+                "</head>",
+                f'<script id="__NEXT_DATA__" type="application/json">{blob}</script></head>',
+            )
+        pages[f"{h}/opinion/bulk-{i}.html"] = Page.html(html)
+    return pages
+
+
+def bulk_outlet_sources(host: str, name: str) -> str:
+    domain = host.split("://", 1)[1]
+    return (
+        f'[[source]]\nname = "{name}"\nfeeds = ["{host}/feed.xml"]\n'
+        f'allowed_domains = ["{domain}"]\ncrawl_delay = 0.0\n'
     )

@@ -1,6 +1,7 @@
 """The nightly DAG as an operator sees it: Airflow standalone, a run, its grid in Chromium.
 
-1. Serves the demo outlets on 127.0.0.1 (:class:`opeds.loopback.LoopbackWeb`, used as a proxy).
+1. Serves the demo outlets and two larger ones (33 article pages, some over 300 KB) on
+   127.0.0.1 (:class:`opeds.loopback.LoopbackWeb`, used as a proxy).
 2. Starts ``airflow standalone`` bound to 127.0.0.1 on a free port, with a temporary
    ``AIRFLOW_HOME`` (SQLite, LocalExecutor) and the project's ``dags/`` folder, and waits until
    ``/api/v2/monitor/health`` reports every component healthy.
@@ -11,6 +12,10 @@
 4. Waits for the run to succeed, then logs in through the login form in headless Chromium
    (Selenium + chromedriver), opens the run in the DAG's grid view, saves a screenshot to
    ``tests/e2e/artifacts/`` and checks the page shows the run as successful.
+5. Checks what an operator relies on: every article page captured gave its article (extraction
+   ran in worker processes under the task runner), the mapped crawls are named by source, the
+   crawl's INFO lines are INFO in the task log, and the report's lines come before the task's
+   "Post Execute" group.
 
 Run it directly (``.venv/bin/python -m tests.e2e.airflow_browser``, ``--keep`` leaves the temporary
 folders for inspection) or through pytest: ``pytest -m browser tests/test_dags.py``.
@@ -44,10 +49,13 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 DAG_ID = "opeds_nightly"
 NIGHT = "2026-07-01"
+BULK = {"bulk-a": ("http://bulk-a.example", 17), "bulk-b": ("http://bulk-b.example", 16)}
+"""Two more outlets, 33 article pages between them, every fourth one over 300 KB: a night
+large enough that extraction runs in worker processes of the task."""
 PARAMS: dict[str, Any] = {
     "night": NIGHT,
-    "sources": ["levant-review", "asharq-al-awsat"],
-    "max_pages": 3,
+    "sources": ["levant-review", "asharq-al-awsat", *BULK],
+    "max_pages": 40,
 }
 CHROMIUM_FLAGS = (
     "--headless",
@@ -241,54 +249,68 @@ def standalone(home: Path, env: Mapping[str, str], log: Path) -> Iterator[subpro
                 proc.wait(timeout=10)
 
 
-def airflow_env(home: Path, port: int, archive: Path, proxy: str) -> dict[str, str]:
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AIRFLOW", "OPEDS_"))
-        and k.lower() not in ("http_proxy", "https_proxy")
-    }
+def airflow_env(home: Path, port: int, archive: Path, proxy: str, sources: Path) -> dict[str, str]:
+    """What ``opeds demo --airflow`` gives standalone, with this check's outlets."""
+    from opeds.airflow_demo import airflow_demo_env
+
+    env = airflow_demo_env(home=home, port=port, archive=archive, proxy_url=proxy, sources=sources)
     env.update(
         {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": "4",
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(port),
-            "AIRFLOW__API__WORKERS": "1",
-            "AIRFLOW__API__BASE_URL": base,
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
-            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
-            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "600",
             # a schedule whose last firing (2024-02-29) is before the DAG's start date: unpausing
             # the DAG then creates no scheduled run, so only the triggered run runs
             "OPEDS_NIGHTLY_SCHEDULE": "0 2 29 2 *",
-            "OPEDS_ARCHIVE": str(archive),
-            "OPEDS_SOURCES": str(ROOT / "opeds" / "demo" / "sources.toml"),
-            "OPEDS_STATE_DIR": str(archive.parent / "state"),
             "OPEDS_CRAWL_DELAY": "0",
-            # the crawler reaches the demo outlets through the loopback proxy; Airflow's own
-            # calls to its API on 127.0.0.1 must not go through it
-            "http_proxy": proxy,
-            "https_proxy": proxy,
-            "no_proxy": "127.0.0.1,localhost",
-            "NO_PROXY": "127.0.0.1,localhost",
-            # standalone starts its components as `airflow ...` from PATH
-            "PATH": os.pathsep.join((str(Path(sys.executable).parent), env.get("PATH", ""))),
             "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p),
         }
     )
     return env
 
 
-def run_check(work: Path, *, timeout: float = 900) -> dict[str, Any]:
-    """The whole check in ``work``; what it saw (run, screenshot path)."""
+def task_log(api: Api, run_id: str, task_id: str, map_index: int = -1) -> list[dict[str, Any]]:
+    """The structured log events of a task's first try."""
+    path = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/logs/1"
+    answer = api.call("GET", f"{path}?map_index={map_index}&full_content=true")
+    content = answer.get("content") if isinstance(answer, dict) else None
+    return [e for e in content or [] if isinstance(e, dict)]
+
+
+def check_operator_view(api: Api, run_id: str) -> dict[str, Any]:
+    """Mapped crawls named by source; crawl INFO as INFO; report lines before Post Execute."""
+    tis = api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances")
+    crawls = [t for t in tis["task_instances"] if t["task_id"] == "crawl"]
+    names = sorted(t.get("rendered_map_index") or str(t["map_index"]) for t in crawls)
+    if names != sorted(PARAMS["sources"]):
+        raise BrowserCheckFailed(f"mapped crawls are shown as {names}, not by source")
+    events = task_log(api, run_id, "crawl", crawls[0]["map_index"])
+    scrapy_lines = [e for e in events if "[scrapy" in str(e.get("event", ""))]
+    wrong = [e for e in scrapy_lines if "INFO" in str(e["event"]) and e.get("level") != "info"]
+    if not scrapy_lines or wrong:
+        raise BrowserCheckFailed(f"crawl log lines at the wrong level: {wrong[:3] or events[:5]}")
+    report = [str(e.get("event", "")) for e in task_log(api, run_id, "report")]
+    post = next((i for i, e in enumerate(report) if "Post Execute" in e), len(report))
+    sources = [i for i, e in enumerate(report) if e.strip().startswith(tuple(PARAMS["sources"]))]
+    if len(sources) != len(PARAMS["sources"]) or max(sources) > post:
+        raise BrowserCheckFailed(f"the report's source lines are not before Post Execute: {report}")
+    return {"crawls": names, "report_lines": [report[i] for i in sources]}
+
+
+def write_sources(work: Path) -> Path:
+    from tests.sitekit import bulk_outlet_sources
+
+    demo = (ROOT / "opeds" / "demo" / "sources.toml").read_text()
+    bulk = "".join(bulk_outlet_sources(host, name) for name, (host, _) in BULK.items())
+    path = work / "sources.toml"
+    path.write_text(demo + "\n" + bulk)
+    return path
+
+
+def run_check(work: Path, *, timeout: float = 900, with_browser: bool = True) -> dict[str, Any]:
+    """The whole check in ``work``; what it saw (run, screenshot path, counts). Without
+    ``with_browser`` everything but the look at the grid in Chromium."""
     from opeds.demo import build_site
     from opeds.loopback import LoopbackWeb
     from opeds.night import report_key
+    from tests.sitekit import bulk_outlet
 
     home = work / "airflow-home"
     home.mkdir(parents=True, exist_ok=True)
@@ -297,8 +319,12 @@ def run_check(work: Path, *, timeout: float = 900) -> dict[str, Any]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     started = time.monotonic()
-    with LoopbackWeb(build_site(date.fromisoformat(NIGHT))) as web:
-        env = airflow_env(home, port, archive, web.proxy_url)
+    pages = build_site(date.fromisoformat(NIGHT))
+    for host, n in BULK.values():
+        pages.update(bulk_outlet(host, n))
+    sources = write_sources(work)
+    with LoopbackWeb(pages) as web:
+        env = airflow_env(home, port, archive, web.proxy_url, sources)
         with standalone(home, env, log) as proc:
             api = Api(base)
             wait_healthy(api, proc, log, timeout=300)
@@ -306,23 +332,35 @@ def run_check(work: Path, *, timeout: float = 900) -> dict[str, Any]:
             api.login("admin", password)
             run_id = trigger_night(api)
             run = wait_for_run(api, run_id, timeout=timeout)
-            shot, text = screenshot_of_run(base, password, run_id, work / "chromium-profile")
+            seen = check_operator_view(api, run_id)
+            shot: Path | None = None
+            text = ""
+            if with_browser:
+                shot, text = screenshot_of_run(base, password, run_id, work / "chromium-profile")
     key = report_key(NIGHT)
     report = json.loads((archive / key).read_text())
+    ex = report["extraction"]
+    bulk_pages = sum(n for _, n in BULK.values())
     if (
         report["failed_sources"]
         or set(report["sources"]) != set(PARAMS["sources"])
-        or report["extraction"]["new_articles"] < 1
+        or ex["pages"] < bulk_pages
+        or ex["articles"] + ex["unchanged"] != ex["pages"]
+        or ex["pending"] != 0
+        or ex["failed"] != 0
     ):
         raise BrowserCheckFailed(f"unexpected night report {key}: {report}")
-    if "success" not in text.lower() or run_id not in text:
+    if shot is not None and ("success" not in text.lower() or run_id not in text):
         raise BrowserCheckFailed(f"the run page does not show {run_id} as a success; see {shot}")
     return {
         "run_id": run_id,
         "state": run["state"],
-        "screenshot": str(shot),
+        "screenshot": str(shot) if shot else None,
         "report": key,
-        "articles": report["extraction"]["new_articles"],
+        "pages": ex["pages"],
+        "articles": ex["articles"],
+        "unchanged": ex["unchanged"],
+        **seen,
         "seconds": round(time.monotonic() - started, 1),
     }
 
