@@ -3,7 +3,7 @@
     .venv/bin/python bench/capture_overhead.py [--pages 5000] [--hosts 8] [--out FILE.md]
         [--keep DIR] [--crawl-only ROUNDS]
 
-A local mirror (:class:`opeds.loopback.LoopbackWeb` on 127.0.0.1, reached through ``http_proxy``)
+A local mirror (:class:`opeds.testing.web.LoopbackWeb` on 127.0.0.1, reached through ``http_proxy``)
 serves ``--pages`` pages built from the corpus's real pages (aeb, readability, trafilatura-cache,
 syndication: about 750 distinct pages), each served several times under distinct URLs
 ``http://mirror-H.example/p/I.html`` on ``--hosts`` fake hosts. Every copy ends with a one-line
@@ -15,9 +15,9 @@ sitemap of its pages (``lastmod`` = the night) and a robots.txt allowing everyth
    nothing with them, in its own child process (``AsyncCrawlerProcess``). Scrapy's default
    download handler and settings, except ``ROBOTSTXT_OBEY=True``, ``DOWNLOAD_DELAY=0`` and the
    concurrency opeds uses: ``CONCURRENT_REQUESTS``, ``CONCURRENT_REQUESTS_PER_DOMAIN`` and
-   ``CONCURRENT_ITEMS`` from :func:`crawler.process.scrapy_settings`, and the same
-   ``DOWNLOAD_SLOTS`` (one request at a time per host, as ``crawler.process`` gives every host
-   of a source).
+   ``CONCURRENT_ITEMS`` from :func:`opeds.crawler.capture.process.scrapy_settings`, and the same
+   ``DOWNLOAD_SLOTS`` (one request at a time per host, as ``opeds.crawler.capture.process`` gives
+   every host of a source).
 2. opeds: ``opeds crawl --sources FILE --archive DIR --night 2026-11-28 --log LOG --json`` (the
    real CLI): WARC capture (in the crawl's writer process) and catalog during the crawl, then
    extraction, clustering, metadata records, sealing, indexes and WACZ.
@@ -27,8 +27,8 @@ sitemap of its pages (``lastmod`` = the night) and a robots.txt allowing everyth
 The crawl phase of both is Scrapy's own ``elapsed_time_seconds`` (engine start to close, from the
 stats each log dumps at the end); pages/s is article pages fetched over it. The whole night is
 the CLI's wall time. Peak RSS is ``/usr/bin/time -f %M`` of each child: the largest single
-process of that child's tree (for opeds, the CLI, its ``crawler.process`` child or that one's
-WARC writer).
+process of that child's tree (for opeds, the CLI, its ``opeds.crawler.capture.process`` child or
+that one's WARC writer).
 """
 
 from __future__ import annotations
@@ -58,9 +58,9 @@ from xml.sax.saxutils import escape
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crawler.process import scrapy_settings  # noqa: E402
-from opeds.loopback import LoopbackWeb, Page  # noqa: E402
+from opeds.crawler.capture.process import scrapy_settings  # noqa: E402
 from opeds.settings import Settings  # noqa: E402
+from opeds.testing.web import LoopbackWeb, Page  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 NIGHT = "2026-11-28"
@@ -370,10 +370,10 @@ def main(argv: list[str] | None = None) -> int:
 def crawl_rounds(
     args: argparse.Namespace, command: str, mirror: Mirror, bare_cmd: list[str], work: Path
 ) -> str:
-    """Rounds of bare spider then ``crawler.process`` (the crawl of ``opeds crawl``, nothing
-    after it): crawl-phase pages/s of each, side by side."""
-    from crawler.process import run_crawl
-    from crawler.sources import Source
+    """Rounds of bare spider then ``opeds.crawler.capture.process`` (the crawl of ``opeds crawl``,
+    nothing after it): crawl-phase pages/s of each, side by side."""
+    from opeds.crawler.capture.process import run_crawl
+    from opeds.crawler.sources.config import Source
 
     rows: list[tuple[float, float]] = []
     load_before = os.getloadavg()
@@ -418,8 +418,8 @@ def crawl_rounds(
         f"Command: `.venv/bin/python {command}`",
         "",
         f"{mirror.article_urls} article pages on {len(mirror.hosts)} hosts, as in the full bench; "
-        "each round runs the bare spider, then `crawler.process` (WARC capture in its writer "
-        "process, catalog) on a fresh archive.",
+        "each round runs the bare spider, then `opeds.crawler.capture.process` (WARC capture in "
+        "its writer process, catalog) on a fresh archive.",
         "",
         "| round | bare pages/s | opeds pages/s | opeds / bare |",
         "|---|---|---|---|",
@@ -480,11 +480,12 @@ def render(
         f"{mirror.distinct} distinct real corpus pages, each served under several URLs on "
         f"{len(mirror.hosts)} hosts (`http://mirror-H.example/p/I.html`, every copy made unique "
         "by a trailing HTML comment), plus a sitemap and a robots.txt per host, served by "
-        "`opeds.loopback.LoopbackWeb` on 127.0.0.1 through `http_proxy`. The bare spider ran "
+        "`opeds.testing.web.LoopbackWeb` on 127.0.0.1 through `http_proxy`. The bare spider ran "
         "before and after opeds, against the same server; the faster of its two runs is the "
         f"baseline (the other: {other_bare_rate:.1f} pages/s). Concurrency for both: "
-        "`CONCURRENT_REQUESTS` 16, `CONCURRENT_REQUESTS_PER_DOMAIN` 2 and, as `crawler.process` "
-        "sets for every host of a source, one request at a time per host (`DOWNLOAD_SLOTS`), "
+        "`CONCURRENT_REQUESTS` 16, `CONCURRENT_REQUESTS_PER_DOMAIN` 2 and, as "
+        "`opeds.crawler.capture.process` sets for every host of a source, one request at a time "
+        "per host (`DOWNLOAD_SLOTS`), "
         f"so {len(mirror.hosts)} requests in flight; `DOWNLOAD_DELAY` 0, robots.txt obeyed.",
         "",
         "| | bare Scrapy spider | opeds crawl | goal |",

@@ -3,7 +3,7 @@
     .venv/bin/python bench/clustering_speed.py [--existing 1000000] [--night 10000] [--out FILE.md]
     .venv/bin/python bench/clustering_speed.py --skip-night [--baseline REV]   # signatures only
 
-1. Signatures: documents per second of :func:`storage.minhash.sketch_texts` (text -> shingles
+1. Signatures: documents per second of :func:`opeds.works.minhash.sketch_texts` (text -> shingles
    -> chunk MinHashes -> LSH band keys) on one core, for real article bodies (the corpus's
    extraction ground truth, repeated) and for synthetic op-eds; beside it, datasketch used the
    plain way (one ``MinHash(num_perm=128)`` per text, ``update_batch`` over its word 5-shingles)
@@ -13,7 +13,7 @@
    keys, as many per article as real op-eds get, written in bulk straight into the index
    tables), of which 2,000 are real catalog articles with bodies and works; then ``--night`` new
    articles (10% copies of catalog articles, 15% new works of three, the rest unrelated) are
-   clustered with :func:`opeds.clustering.cluster_articles`, timed, and the result checked.
+   clustered with :func:`opeds.works.clustering.cluster_articles`, timed, and the result checked.
 """
 
 from __future__ import annotations
@@ -42,9 +42,9 @@ from sqlalchemy import MetaData
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from opeds.clustering import cluster_articles  # noqa: E402
-from storage.catalog import Catalog, articles, captures  # noqa: E402
-from storage.minhash import SCHEME, lsh_params, sketch_texts  # noqa: E402
+from opeds.storage.catalog.db import Catalog, articles, captures  # noqa: E402
+from opeds.works.clustering import cluster_articles  # noqa: E402
+from opeds.works.minhash import SCHEME, lsh_params, sketch_texts  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 SYLLABLES = (
@@ -154,25 +154,25 @@ def cpu_rates(
 
 
 def baseline_sketch_texts(rev: str) -> Callable[[Sequence[str]], Any]:
-    """``sketch_texts`` of ``storage/minhash.py`` as it is at git revision ``rev`` (its tables
+    """``sketch_texts`` of ``opeds/works/minhash.py`` as it is at git revision ``rev`` (its tables
     go on a metadata of their own), to compare with the working tree in the same run."""
     source = subprocess.run(
-        ["git", "show", f"{rev}:storage/minhash.py"],
+        ["git", "show", f"{rev}:opeds/works/minhash.py"],
         cwd=ROOT,
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    stand_in = types.ModuleType("storage.catalog")
+    stand_in = types.ModuleType("opeds.storage.catalog.db")
     stand_in.metadata = MetaData()  # type: ignore[attr-defined]
     module = types.ModuleType(f"minhash_at_{rev}")
     sys.modules[module.__name__] = module  # dataclasses look their module up
-    catalog_module = sys.modules["storage.catalog"]
-    sys.modules["storage.catalog"] = stand_in
+    catalog_module = sys.modules["opeds.storage.catalog.db"]
+    sys.modules["opeds.storage.catalog.db"] = stand_in
     try:
-        exec(compile(source, f"{rev}:storage/minhash.py", "exec"), module.__dict__)
+        exec(compile(source, f"{rev}:opeds/works/minhash.py", "exec"), module.__dict__)
     finally:
-        sys.modules["storage.catalog"] = catalog_module
+        sys.modules["opeds.storage.catalog.db"] = catalog_module
     fn: Callable[[Sequence[str]], Any] = module.sketch_texts
     return fn
 
@@ -376,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--baseline",
         metavar="REV",
-        help="also time sketch_texts of storage/minhash.py at this git revision, in turns",
+        help="also time sketch_texts of opeds/works/minhash.py at this git revision, in turns",
     )
     args = ap.parse_args(argv)
     command = " ".join(["bench/clustering_speed.py", *(sys.argv[1:] if argv is None else argv)])

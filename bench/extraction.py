@@ -58,8 +58,8 @@ from lxml import html as lxml_html
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crawler.boilerplate import normalize  # noqa: E402
-from crawler.extract import extract_article  # noqa: E402
+from opeds.extraction.article import extract_article  # noqa: E402
+from opeds.extraction.boilerplate import normalize  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 EXTRACTION = CORPUS / "extraction"

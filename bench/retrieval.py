@@ -9,14 +9,16 @@
    eight articles has two), bodies of pseudo-words; ``--captures`` captures in all: every
    article's response, revisits of article URLs on later nights, and feeds, listings, sitemaps
    and robots.txt. Rows go in with bulk ``executemany``; the search index (FTS5) is built once
-   at the end by :func:`storage.search.ensure_search_index`.
+   at the end by :func:`opeds.storage.catalog.search.ensure_search_index`.
 2. ``--queries`` sampled captures get real records: a request and response for each, and a
-   metadata record for its article, written with :class:`storage.warc.WarcFileWriter`, and the
-   catalog rows are pointed at them, so ``get`` reads and checks real bytes.
-3. Timed, as library calls in this process (no process start): :func:`opeds.retrieval.search`
-   by author (a family name; a full name), by URL prefix (a section and month of one outlet)
-   and by words; :func:`opeds.retrieval.find_capture` and :func:`opeds.retrieval.get_capture`
-   (lookup, ranged reads, checks, writing the ``.warc.gz``) by URL and a 14-digit time.
+   metadata record for its article, written with :class:`opeds.storage.warc.writer.WarcFileWriter`,
+   and the catalog rows are pointed at them, so ``get`` reads and checks real bytes.
+3. Timed, as library calls in this process (no process start):
+   :func:`opeds.storage.access.retrieval.search` by author (a family name; a full name), by URL
+   prefix (a section and month of one outlet) and by words;
+   :func:`opeds.storage.access.retrieval.find_capture` and
+   :func:`opeds.storage.access.retrieval.get_capture` (lookup, ranged reads, checks, writing the
+   ``.warc.gz``) by URL and a 14-digit time.
 4. The naive baseline, same captures: a CDXJ file (SURT key, timestamp, JSON; articles' title
    and authors in the JSON, as a pages list would hold them) scanned line by line for each
    query. It is slow, so it runs ``--baseline-queries`` of each kind.
@@ -45,16 +47,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from opeds.retrieval import (  # noqa: E402
+from opeds.storage.access.retrieval import (  # noqa: E402
     find_capture,
     get_capture,
     search,
     warc_timestamp,
 )
-from storage.catalog import Catalog  # noqa: E402
-from storage.search import ensure_search_index  # noqa: E402
-from storage.stores import LocalStore  # noqa: E402
-from storage.warc import WarcFileWriter  # noqa: E402
+from opeds.storage.catalog.db import Catalog  # noqa: E402
+from opeds.storage.catalog.search import ensure_search_index  # noqa: E402
+from opeds.storage.stores.local import LocalStore  # noqa: E402
+from opeds.storage.warc.writer import WarcFileWriter  # noqa: E402
 
 WORKDIR = Path("/tmp/opeds-bench-retrieval")
 
@@ -442,7 +444,7 @@ def build(db: Path, cdxj: Path, pages: Path, n_caps: int, n_arts: int, seed: int
 def real_records(cat: Catalog, warc_root: Path, sample: Sequence[int]) -> None:
     """Write a request, response and metadata record for each sampled article capture and point
     the catalog at them."""
-    from storage.warc import payload_digest
+    from opeds.storage.warc.writer import payload_digest
 
     writer = WarcFileWriter(
         warc_root,
@@ -702,7 +704,7 @@ def run(args: argparse.Namespace) -> str:
 
 def s3_gets(cat: Catalog, warc_root: Path, sample: Sequence[Any]) -> dict[str, Any]:
     """get through S3Store on a moto server; every request boto3 sends is counted."""
-    from storage.s3 import S3Store
+    from opeds.storage.stores.s3 import S3Store
     from tests.s3server import MotoS3, store_options
 
     server = MotoS3()

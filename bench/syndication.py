@@ -2,13 +2,13 @@
 
     .venv/bin/python bench/syndication.py [--corpus ../shared/corpus/syndication] [--out FILE.md]
 
-Each page is extracted directly (``crawler.extract.extract_article`` when it exists, else
-trafilatura for the body and metadata and lxml for rel=canonical), inserted into a fresh SQLite
-catalog and clustered with :func:`opeds.clustering.cluster_articles`; the works are read back
-with :func:`opeds.works.list_works`. The baseline, in the same run: trafilatura bodies, datasketch
-``MinHashLSH(threshold=0.5)`` (128 permutations) over word 5-shingles of the lower-cased body
-(every page joined with all its LSH neighbours, no verification) and the earliest published date
-(trafilatura's) as the original.
+Each page is extracted directly (``opeds.extraction.article.extract_article`` when it exists,
+else trafilatura for the body and metadata and lxml for rel=canonical), inserted into a fresh SQLite
+catalog and clustered with :func:`opeds.works.clustering.cluster_articles`; the works are read back
+with :func:`opeds.works.listing.list_works`. The baseline, in the same run: trafilatura bodies,
+datasketch ``MinHashLSH(threshold=0.5)`` (128 permutations) over word 5-shingles of the lower-cased
+body (every page joined with all its LSH neighbours, no verification) and the earliest published
+date (trafilatura's) as the original.
 
 Scores (:func:`score_works`, reusable on a works JSONL from a crawl):
 
@@ -41,9 +41,9 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from opeds.clustering import cluster_articles, norm_url  # noqa: E402
-from opeds.works import list_works  # noqa: E402
-from storage.catalog import Article, Capture, Catalog  # noqa: E402
+from opeds.storage.catalog.db import Article, Capture, Catalog  # noqa: E402
+from opeds.works.clustering import cluster_articles, norm_url  # noqa: E402
+from opeds.works.listing import list_works  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "syndication"
 CAPTURED = datetime(2025, 1, 15, 3, 0, tzinfo=UTC)
@@ -144,7 +144,7 @@ def extract_pages(corpus: Path, extractor: str = "auto") -> tuple[list[Page], st
     extract: Any = None
     if extractor == "auto":
         try:
-            from crawler.extract import extract_article as extract
+            from opeds.extraction.article import extract_article as extract
         except ImportError:
             extract = None
     pages = []
@@ -284,8 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         "--extractor",
         choices=("auto", "trafilatura", "both"),
         default="both",
-        help="auto: crawler.extract.extract_article when present; trafilatura: its bodies and"
-        " metadata as they are; both: one column each",
+        help="auto: opeds.extraction.article.extract_article when present; trafilatura: its "
+        "bodies and metadata as they are; both: one column each",
     )
     args = ap.parse_args(argv)
     truth = args.corpus / "truth.jsonl"

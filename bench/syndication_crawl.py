@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/syndication_crawl.py [--corpus DIR] [--out FILE.md] [--keep DIR]
 
-Every page of the set is served under its own URL by :class:`opeds.loopback.LoopbackWeb` on
+Every page of the set is served under its own URL by :class:`opeds.testing.web.LoopbackWeb` on
 127.0.0.1, reached through ``http_proxy``/``https_proxy`` (https is terminated by the mirror). Each
 outlet of the mirror also serves a sitemap listing its pages in the set (the only thing the mirror
 adds); one source lists those sitemaps. The night is run with the real CLI (``opeds crawl``), and
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.syndication import DEFAULT_CORPUS, read_jsonl, score_works  # noqa: E402
-from opeds.loopback import LoopbackWeb, Page  # noqa: E402
+from opeds.testing.web import LoopbackWeb, Page  # noqa: E402
 
 SITEMAP_PATH = "/opeds-mirror-sitemap.xml"
 NIGHT = "2025-01-15"

@@ -6,13 +6,15 @@ Builds HTTP response records from the real article pages in ``../shared/corpus/e
 a. warcio ``WARCWriter(gzip=True)`` — each record a gzip member at zlib level 9;
 b. raw per-record compression of the serialised records, no WARC work: zlib at level 6 (the
    usual default, for its ratio) and ISA-L at ``Settings.gzip_level``, the level
-   ``storage/warc.py`` writes with;
-c. the project's writer, ``storage.warc.WarcFileWriter`` (ISA-L, one member per record).
+   ``storage/warc/writer.py`` writes with;
+c. the project's writer, ``opeds.storage.warc.writer.WarcFileWriter`` (ISA-L, one member per
+record).
 
 Throughput is uncompressed record bytes per second of wall time (best of ``--repeat`` rounds,
 each round running every writer once, so that load from other processes falls on all alike);
 ratio is uncompressed / compressed. Every output is read back with warcio, checked with
-``warcio check`` and with ``storage.reader`` (strict). Writes ``bench/results/warc_gzip.md``.
+``warcio check`` and with ``opeds.storage.warc.reader`` (strict). Writes
+``bench/results/warc_gzip.md``.
 
     .venv/bin/python bench/warc_gzip.py [--mb 50] [--repeat 5]
 """
@@ -43,8 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from opeds.settings import Settings  # noqa: E402
-from storage.reader import iter_records  # noqa: E402
-from storage.warc import WarcFileWriter  # noqa: E402
+from opeds.storage.warc.reader import iter_records  # noqa: E402
+from opeds.storage.warc.writer import WarcFileWriter  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "extraction"
 WHEN = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
@@ -171,7 +173,9 @@ def verify(path: Path, expected: int) -> str:
         raise SystemExit(f"warcio check failed on {path}: {check.stdout}{check.stderr}")
     strict = sum(1 for r in iter_records(path) if r.rec_type == "response")
     if strict != expected:
-        raise SystemExit(f"{path}: storage.reader read {strict} responses, expected {expected}")
+        raise SystemExit(
+            f"{path}: opeds.storage.warc.reader read {strict} responses, expected {expected}"
+        )
     return "yes"
 
 
@@ -203,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     records = workload(pages, int(args.mb * 1_000_000))
     serialised = serialise(records)
     raw_size = sum(len(x) for x in serialised)
-    level = Settings().gzip_level  # an ISA-L level (0-3), as storage/warc.py uses it
+    level = Settings().gzip_level  # an ISA-L level (0-3), as storage/warc/writer.py uses it
 
     rows: list[tuple[str, float, int, str]] = []
     with tempfile.TemporaryDirectory(prefix="opeds-bench-") as tmp:
@@ -250,7 +254,10 @@ def main(argv: list[str] | None = None) -> int:
                 if level != 3
                 else []
             ),
-            (f"c. storage.warc.WarcFileWriter, Settings.gzip_level={level} (ISA-L)", case_project),
+            (
+                f"c. opeds.storage.warc.writer.WarcFileWriter, Settings.gzip_level={level} (ISA-L)",
+                case_project,
+            ),
         ]
         # rounds interleave the writers, so that load from other processes hits all alike
         best = [float("inf")] * len(cases)
@@ -278,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         "- MB/s: uncompressed record bytes per second of wall time, best of "
         f"{args.repeat} interleaved rounds; ratio: uncompressed / compressed",
         "- Every output read back with warcio (all records), passed `warcio check` (digests) "
-        "and `storage.reader.iter_records` (strict)",
+        "and `opeds.storage.warc.reader.iter_records` (strict)",
         f"- Load average while running: {os.getloadavg()[0]:.1f} (a shared 2-core machine: "
         "absolute MB/s vary from run to run, the ratios between writers much less)",
         "",

@@ -69,9 +69,9 @@ def opeds_fixity() -> None:
     @task(execution_timeout=timedelta(hours=12))
     def verify() -> dict[str, Any]:
         """Read every stored object back; fail naming each one that does not match."""
-        from opeds import airflow_support as af
+        from opeds.airflow import tasks as af
         from opeds.night import store_for
-        from storage.fixity import verify_archive
+        from opeds.storage.stores.fixity import verify_archive
 
         context = get_current_context()
         params = context["params"]

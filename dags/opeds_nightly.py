@@ -122,7 +122,7 @@ def opeds_nightly() -> None:
         """Validate the sources file, pick the run's sources and record the night."""
         import shutil
 
-        from opeds import airflow_support as af
+        from opeds.airflow import tasks as af
         from opeds.night import begin_night
 
         with af.night_task() as t:
@@ -147,7 +147,7 @@ def opeds_nightly() -> None:
     )
     def crawl(source: dict[str, Any], sources_sha256: str) -> dict[str, Any]:
         """Crawl one source; fail (alone) when the outlet gave nothing."""
-        from opeds import airflow_support as af
+        from opeds.airflow import tasks as af
 
         context = get_current_context()
         with af.night_task(context) as t:
@@ -163,7 +163,7 @@ def opeds_nightly() -> None:
         works; fails, after storing what it extracted, when pages are left pending."""
         from airflow.sdk.exceptions import AirflowFailException
 
-        from opeds import airflow_support as af
+        from opeds.airflow import tasks as af
 
         if sources is None:  # load_sources failed (this task runs whatever its upstream did)
             raise AirflowFailException("load_sources failed: there is no night to work on")
@@ -182,7 +182,7 @@ def opeds_nightly() -> None:
         (whatever extraction did: what was captured is stored)."""
         from airflow.sdk.exceptions import AirflowFailException
 
-        from opeds import airflow_support as af
+        from opeds.airflow import tasks as af
         from opeds.night import seal_night, write_metadata
 
         if sources is None:
@@ -196,7 +196,7 @@ def opeds_nightly() -> None:
     @task(execution_timeout=timedelta(hours=2))
     def index(sealed: dict[str, Any]) -> Any:
         """CDXJ indexes and the WACZ package of the night."""
-        from opeds import airflow_support as af
+        from opeds.airflow import tasks as af
         from opeds.night import index_night
 
         with af.night_task() as t:
@@ -208,7 +208,7 @@ def opeds_nightly() -> None:
         (whatever the steps before did)."""
         from airflow.sdk.exceptions import AirflowFailException
 
-        from opeds import airflow_support as af
+        from opeds.airflow import tasks as af
         from opeds.night import store_report
 
         if sources is None:
@@ -245,7 +245,7 @@ def opeds_nightly() -> None:
     def check_night(reported: dict[str, Any]) -> None:
         """Fail the run, after everything is stored, when a source failed or article pages were
         left pending."""
-        from opeds import airflow_support as af
+        from opeds.airflow import tasks as af
 
         message = af.night_failure_message(reported, reported["report_key"])
         if message:

@@ -15,7 +15,7 @@ import time
 
 from opeds.errors import OpedsError
 from opeds.settings import Settings
-from storage.s3 import S3Store
+from opeds.storage.stores.s3 import S3Store
 
 
 def main() -> int:

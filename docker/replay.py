@@ -21,7 +21,7 @@ from types import FrameType
 
 from opeds.errors import OpedsError
 from opeds.settings import Settings
-from storage.s3 import S3Store
+from opeds.storage.stores.s3 import S3Store
 
 ROOT = Path(os.environ.get("OPEDS_REPLAY_DIR", "/webarchive"))
 COLLECTION = "opeds"

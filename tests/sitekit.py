@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import zlib
 
-from opeds.loopback import Page
+from opeds.testing.web import Page
 
 
 def proxy_env(proxy_url: str, **extra: str) -> dict[str, str]:

@@ -13,16 +13,16 @@ from typing import Any
 
 import pytest
 
-from crawler.archive_process import ArchiveError, ArchiveProcess
-from crawler.archiver import ArchiverConfig
-from crawler.exchange import Exchange
-from crawler.sources import load_sources
-from opeds.loopback import LoopbackWeb, Page
+from opeds.crawler.capture.archiver import ArchiverConfig
+from opeds.crawler.capture.exchange import Exchange
+from opeds.crawler.capture.writer_process import ArchiveError, ArchiveProcess
+from opeds.crawler.sources.config import load_sources
 from opeds.night import begin_night, catalog_for, crawl_night
 from opeds.settings import Settings
-from storage.catalog import Catalog
-from storage.reader import iter_records
-from storage.warc import PROFILE_IDENTICAL, payload_digest
+from opeds.storage.catalog.db import Catalog
+from opeds.storage.warc.reader import iter_records
+from opeds.storage.warc.writer import PROFILE_IDENTICAL, payload_digest
+from opeds.testing.web import LoopbackWeb, Page
 from tests.sitekit import article_html, proxy_env
 from tests.warccheck import check_warc
 
@@ -211,7 +211,7 @@ def test_the_writer_never_outlives_its_crawl(tmp_path: Path) -> None:
 
     script = (
         "import sys, time\n"
-        "from crawler.archive_process import ArchiveProcess\n"
+        "from opeds.crawler.capture.writer_process import ArchiveProcess\n"
         "w = ArchiveProcess()\n"
         "print(w._process.pid, flush=True)\n"
         "time.sleep(120)\n"

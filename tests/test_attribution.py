@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crawler import boilerplate
-from crawler.attribution import (
+from opeds.extraction import boilerplate
+from opeds.extraction.attribution import (
     OriginalHint,
     author_in,
     canonical_hint,

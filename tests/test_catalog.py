@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.catalog import Article, Capture, Catalog, captures
+from opeds.storage.catalog.db import Article, Capture, Catalog, captures
 
 T0 = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 

@@ -1,4 +1,5 @@
-"""storage.cdxj: per-file indexes by cdxj-indexer, merged night index, through a Store."""
+"""opeds.storage.access.cdxj: per-file indexes by cdxj-indexer, merged night index, through a
+Store."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from cdxj_indexer.main import write_cdx_index
 from warcio.archiveiterator import ArchiveIterator
 
-from storage.cdxj import (
+from opeds.storage.access.cdxj import (
     CdxjError,
     build_night_index,
     index_key,
@@ -22,8 +23,8 @@ from storage.cdxj import (
     night_index_key,
     write_cdxj,
 )
-from storage.reader import NotAnArchiveError, read_record_at
-from storage.stores import LocalStore
+from opeds.storage.stores.local import LocalStore
+from opeds.storage.warc.reader import NotAnArchiveError, read_record_at
 
 NIGHT = date(2026, 11, 28)
 WARCS = [

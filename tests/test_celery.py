@@ -167,7 +167,7 @@ def test_two_nights_on_two_celery_workers_sharing_no_files_match_a_local_executo
     services: None, tmp_path: Path
 ) -> None:
     from opeds.demo import build_site
-    from opeds.loopback import LoopbackWeb
+    from opeds.testing.web import LoopbackWeb
 
     s3 = shared_server()
     pages = build_site(date.fromisoformat(NIGHTS[0]))  # the outlets as on the first night

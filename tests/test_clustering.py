@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from opeds.clustering import (
+from opeds.errors import NotFound
+from opeds.storage.catalog.db import Article, Capture, Catalog, articles, works
+from opeds.works.clustering import (
     ClusterConfig,
     cluster_articles,
     find_mention,
@@ -25,9 +27,7 @@ from opeds.clustering import (
     site_of,
     tokens,
 )
-from opeds.errors import NotFound
-from storage.catalog import Article, Capture, Catalog, articles, works
-from storage.minhash import (
+from opeds.works.minhash import (
     CHUNK_MAX,
     GROUP_BYTES,
     NUM_PERM,
@@ -618,7 +618,7 @@ KNOWN_WORKS = ("w042", "w055", "w052", "w040", "w010")
 def test_corpus_works_cluster_right(corpus_dir: Path, tmp_path: Path) -> None:
     """A few works of the syndication set (excerpts, dropped paragraphs, standfirsts, changed
     headlines) with their hard negatives: each work is one cluster with the right original."""
-    extract = pytest.importorskip("crawler.extract").extract_article
+    extract = pytest.importorskip("opeds.extraction.article").extract_article
     root = corpus_dir / "syndication"
     truth = [json.loads(line) for line in (root / "truth.jsonl").read_text().splitlines()]
     picked = [t for t in truth if t["work"] in KNOWN_WORKS]

@@ -27,7 +27,7 @@ import jsonschema
 import pytest
 import yaml
 
-from storage.s3 import S3Store, bucket_has_object_lock
+from opeds.storage.stores.s3 import S3Store, bucket_has_object_lock
 from tests.s3server import (
     ACCESS_KEY,
     SECRET_KEY,
@@ -337,8 +337,8 @@ def test_replay_serves_records_straight_from_the_bucket(
 ) -> None:
     """The replay service's set-up, end to end: an opeds WARC in the bucket, its night index
     copied by docker/replay.py, and pywb fetching the record from S3 with a ranged GET."""
-    from storage.cdxj import write_cdxj
-    from storage.warc import WarcFileWriter
+    from opeds.storage.access.cdxj import write_cdxj
+    from opeds.storage.warc.writer import WarcFileWriter
 
     when = datetime(2026, 11, 28, 2, 30, 5, tzinfo=UTC)
     url = "https://news.example/opinion/keep-it-all"

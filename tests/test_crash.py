@@ -21,13 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from crawler.process import CrawlError, run_crawl
-from crawler.sources import load_sources
-from opeds.loopback import LoopbackWeb, Page
+from opeds.crawler.capture.process import CrawlError, run_crawl
+from opeds.crawler.sources.config import load_sources
 from opeds.night import begin_night, catalog_for, night_id, warcinfo_fields
 from opeds.settings import Settings
-from storage.reader import RecordInfo, WarcReadError, iter_records, read_record_at
-from storage.warc import JOURNAL_SUFFIX, OPEN_SUFFIX
+from opeds.storage.warc.reader import RecordInfo, WarcReadError, iter_records, read_record_at
+from opeds.storage.warc.writer import JOURNAL_SUFFIX, OPEN_SUFFIX
+from opeds.testing.web import LoopbackWeb, Page
 from tests.s3server import MotoS3, moto_s3_fixture  # noqa: F401  (fixture)
 from tests.sitekit import article_html, proxy_env
 from tests.warccheck import check_warc
@@ -320,11 +320,11 @@ def test_opeds_crawl_killed_at_a_random_moment_resumes_whole(tmp_path: Path, see
 def test_salvage_keeps_whole_groups_only_and_is_idempotent(tmp_path: Path) -> None:
     from datetime import UTC, date, datetime
 
-    from crawler.archiver import ExchangeArchiver
-    from crawler.exchange import Exchange
-    from storage.catalog import Catalog
-    from storage.salvage import salvage_file
-    from storage.warc import WarcFileWriter
+    from opeds.crawler.capture.archiver import ExchangeArchiver
+    from opeds.crawler.capture.exchange import Exchange
+    from opeds.crawler.capture.salvage import salvage_file
+    from opeds.storage.catalog.db import Catalog
+    from opeds.storage.warc.writer import WarcFileWriter
 
     spool = tmp_path / "spool"
     cat = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
@@ -385,10 +385,10 @@ def test_recovery_leaves_the_files_of_a_live_writer_alone(tmp_path: Path) -> Non
     locks: a second try's recovery must not cut or rename what it is writing."""
     from datetime import UTC, date, datetime
 
-    from crawler.archiver import ArchiverConfig, ExchangeArchiver
-    from crawler.exchange import Exchange
+    from opeds.crawler.capture.archiver import ArchiverConfig, ExchangeArchiver
+    from opeds.crawler.capture.exchange import Exchange
     from opeds.night import recover_unfinished
-    from storage.warc import WarcFileWriter
+    from opeds.storage.warc.writer import WarcFileWriter
 
     settings = Settings(archive=str(tmp_path / "archive"))
     archiver = ExchangeArchiver.from_config(

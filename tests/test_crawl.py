@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.process import CrawlResult
-from crawler.sources import load_sources
-from opeds.loopback import LoopbackWeb, Page
+from opeds.crawler.capture.process import CrawlResult
+from opeds.crawler.sources.config import load_sources
 from opeds.night import begin_night, crawl_night
 from opeds.settings import Settings
-from storage.catalog import Catalog
+from opeds.storage.catalog.db import Catalog
+from opeds.testing.web import LoopbackWeb, Page
 from tests.sitekit import proxy_env, small_outlet, small_outlet_sources
 from tests.warccheck import check_warc
 

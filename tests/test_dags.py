@@ -2,8 +2,8 @@
 
 Airflow runs against a SQLite metadata database in a temporary ``AIRFLOW_HOME`` created once per
 session (``airflow db migrate``), with the project's ``dags/`` as the DAGs folder. The nights run
-against the demo outlets (:mod:`opeds.demo`) served by :class:`opeds.loopback.LoopbackWeb` through
-``http_proxy``/``https_proxy``.
+against the demo outlets (:mod:`opeds.demo`) served by :class:`opeds.testing.web.LoopbackWeb`
+through ``http_proxy``/``https_proxy``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from opeds import airflow_support as af
+from opeds.airflow import tasks as af
 from opeds.errors import ConfigError
 from tests.airflowkit import airflow_env
 
@@ -302,7 +302,7 @@ def test_missing_sources_file_says_how_to_fix_it(tmp_path: Path) -> None:
 def test_recovery_drops_only_what_a_failed_try_left_unsalvageable(tmp_path: Path) -> None:
     from opeds.night import catalog_for
     from opeds.settings import Settings
-    from storage.catalog import Article, Capture, captures
+    from opeds.storage.catalog.db import Article, Capture, captures
 
     settings = Settings(archive=str(tmp_path / "archive"))
     folder = settings.spool_path / "warcs" / "2026" / "07" / "01"
@@ -359,7 +359,7 @@ def test_recovery_drops_only_what_a_failed_try_left_unsalvageable(tmp_path: Path
 
 
 def test_report_names_failed_sources_and_keeps_every_try() -> None:
-    from crawler.process import CrawlResult, SourceResult
+    from opeds.crawler.capture.process import CrawlResult, SourceResult
     from opeds.night import build_report, crawl_summary, source_error
 
     down = CrawlResult(
@@ -420,7 +420,7 @@ def _snapshot(archive: Path) -> dict[str, int]:
 
 
 def _captures(archive: Path) -> list[tuple[str, str, str]]:
-    from storage.catalog import Catalog
+    from opeds.storage.catalog.db import Catalog
 
     with Catalog(f"sqlite:///{archive / 'catalog.sqlite'}") as cat:
         return sorted((c.source, c.url, c.record_type) for c in cat.iter_captures())
@@ -432,7 +432,7 @@ def night_env(
 ) -> Iterator[tuple[Path, Any]]:
     """The demo outlets on 127.0.0.1 and the environment the DAG reads."""
     from opeds.demo import SOURCES_PATH, build_site
-    from opeds.loopback import LoopbackWeb
+    from opeds.testing.web import LoopbackWeb
 
     archive = tmp_path / "archive"
     with LoopbackWeb(build_site(date.fromisoformat(NIGHT))) as web:
@@ -480,7 +480,7 @@ def test_nightly_archives_the_demo_night_and_reruns_idempotently(
     assert warcs and not list(archive.rglob("*.open"))
     caps = _captures(archive)
     assert {s for s, _, _ in caps} == {"asharq-al-awsat", "syrian-observer", "levant-review"}
-    from storage.catalog import Catalog
+    from opeds.storage.catalog.db import Catalog
 
     with Catalog(f"sqlite:///{archive / 'catalog.sqlite'}") as cat:
         articles = cat.articles_for_night(NIGHT)
@@ -522,7 +522,7 @@ def test_nightly_archives_the_demo_night_and_reruns_idempotently(
     assert str(dr.state) == "failed"
     from opeds.night import store_for
     from opeds.settings import Settings
-    from storage.fixity import verify_archive
+    from opeds.storage.stores.fixity import verify_archive
 
     message = af.fixity_message(verify_archive(store_for(Settings(archive=str(archive)))))
     assert message and f"ALTERED {report['files'][0]['key']}" in message

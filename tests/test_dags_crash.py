@@ -3,7 +3,7 @@
 Each night runs ``dag.test()`` in a child Python process (its own ``AIRFLOW_HOME``, a SQLite
 metadata database, the demo outlets of :mod:`opeds.demo` on 127.0.0.1 through ``http_proxy``), so
 a test can kill the process that runs the tasks, and Airflow's settings never leak into the test
-process. A crash comes from a named crash point (:mod:`storage.faults`, ``OPEDS_CRASH_AT``) or from
+process. A crash comes from a named crash point (:mod:`opeds.faults`, ``OPEDS_CRASH_AT``) or from
 ``kill -9`` of the whole process group.
 
 After the night is finished (by Airflow's retry, or by running the DAG again for the same logical
@@ -37,12 +37,12 @@ from typing import Any
 
 import pytest
 
-from opeds.loopback import LoopbackWeb, normalize_url
 from opeds.settings import Settings
-from storage.catalog import Capture
-from storage.reader import RecordInfo, read_record_at
-from storage.stores import sha256_file
-from storage.warc import JOURNAL_SUFFIX, OPEN_SUFFIX
+from opeds.storage.catalog.db import Capture
+from opeds.storage.stores.local import sha256_file
+from opeds.storage.warc.reader import RecordInfo, read_record_at
+from opeds.storage.warc.writer import JOURNAL_SUFFIX, OPEN_SUFFIX
+from opeds.testing.web import LoopbackWeb, normalize_url
 from tests.airflowkit import airflow_env
 from tests.test_crash import complete_records
 from tests.warccheck import fastwarc_check
@@ -71,13 +71,13 @@ _NIGHT_SCRIPT = textwrap.dedent(
     if spec["arm_self"]:
         # a crash point armed in this process only (the task process), not in the crawls
         os.environ["OPEDS_CRASH_AT"] = spec["arm_self"]
-        import storage.faults
+        import opeds.faults
         del os.environ["OPEDS_CRASH_AT"]
 
     from airflow.dag_processing.dagbag import DagBag
     from airflow.models.pool import Pool
 
-    from opeds import airflow_support as af
+    from opeds.airflow import tasks as af
 
     Pool.create_or_update_pool("crawl", slots=2, description="opeds", include_deferred=False)
     tries = []

@@ -15,9 +15,9 @@ from warcio.archiveiterator import ArchiveIterator
 
 from opeds.cli import main
 from opeds.demo import build
-from opeds.replay import start_replay
-from storage.catalog import Catalog
-from storage.warc import PROFILE_IDENTICAL, PROFILE_NOT_MODIFIED
+from opeds.storage.access.replay import start_replay
+from opeds.storage.catalog.db import Catalog
+from opeds.storage.warc.writer import PROFILE_IDENTICAL, PROFILE_NOT_MODIFIED
 from tests.warccheck import check_warc
 
 NIGHT1, NIGHT2 = "2026-11-28", "2026-11-29"

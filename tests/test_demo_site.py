@@ -16,7 +16,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from lxml import etree, html
 
-from crawler.sources import load_sources
+from opeds.crawler.sources.config import load_sources
 from opeds.demo.site import (
     AAWSAT,
     BROKEN_URL,
@@ -30,7 +30,7 @@ from opeds.demo.site import (
     build,
     build_site,
 )
-from opeds.loopback import LoopbackWeb, Page, normalize_url
+from opeds.testing.web import LoopbackWeb, Page, normalize_url
 
 NIGHT = date(2026, 11, 28)
 HOSTS = {urlsplit(u).hostname for u in (AAWSAT, SYRIAN_OBSERVER, LEVANT)}

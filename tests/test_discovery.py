@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.discovery import (
+from opeds.crawler.capture.rechecks import recheck_due
+from opeds.crawler.sources.discovery import (
     DiscoveryError,
     in_window,
     listing_links,
@@ -15,8 +16,7 @@ from crawler.discovery import (
     parse_feed,
     parse_sitemap,
 )
-from crawler.policy import recheck_due
-from crawler.urls import canonical_url
+from opeds.crawler.sources.urls import canonical_url
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from lxml import html as lxml_html
 
-from crawler.boilerplate import normalize
-from crawler.extract import FIELDS, ExtractedArticle, decode_html, extract_article
+from opeds.extraction.article import FIELDS, ExtractedArticle, decode_html, extract_article
+from opeds.extraction.boilerplate import normalize
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
 AAWSAT_URL = (

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from crawler.extract import ExtractedArticle
-from opeds import extraction_pool
-from opeds.extraction_pool import (
+from opeds.extraction import pool as extraction_pool
+from opeds.extraction.article import ExtractedArticle
+from opeds.extraction.pool import (
     ATTEMPTS,
     ExtractionFailure,
     PageInput,
@@ -162,7 +162,7 @@ import sys
 if __name__ != "__main__":
     raise SystemExit("the host's main module was imported again: " + __name__)
 from pathlib import Path
-from opeds.extraction_pool import PageInput, extract_pages
+from opeds.extraction.pool import PageInput, extract_pages
 html = Path(sys.argv[1]).read_bytes()
 work = [(i, (lambda: PageInput(html, f"https://example.org/{i}"))) for i in range(10)]
 kinds = [type(o).__name__ for _, o in extract_pages(work, workers=2)]

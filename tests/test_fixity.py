@@ -15,10 +15,10 @@ import pytest
 import warcio
 
 from opeds.errors import StoreError
-from storage.fixity import Problem, verify_archive
-from storage.manifest import FileEntry, bagit_key, build_manifest, write_manifest
-from storage.s3 import MIB, S3Store
-from storage.stores import LocalStore, Store
+from opeds.storage.stores.fixity import Problem, verify_archive
+from opeds.storage.stores.local import LocalStore, Store
+from opeds.storage.stores.manifest import FileEntry, bagit_key, build_manifest, write_manifest
+from opeds.storage.stores.s3 import MIB, S3Store
 from tests.s3server import (
     ERROR_500,
     PASS,

@@ -1,6 +1,6 @@
 """Hostile and broken input: the night finishes, loses nothing and counts every case with a reason.
 
-One night crawls five outlets at once through :class:`tests.hostile_server.HostileWeb` (a forward
+One night crawls five outlets at once through :class:`opeds.testing.hostile.HostileWeb` (a forward
 proxy on 127.0.0.1 that never connects anywhere): ``hostile`` lists dozens of misbehaving URLs in
 its feeds, sitemaps and listing page, ``good`` is a plain outlet whose pages must be archived all
 the same, and three outlets have a robots.txt that is huge, malformed or closes everything. A
@@ -26,10 +26,10 @@ from typing import Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.discovery import DiscoveryError, parse_feed, parse_sitemap
-from crawler.extract import extract_article
-from crawler.process import CrawlResult, SourceResult
-from crawler.sources import Source, load_sources
+from opeds.crawler.capture.process import CrawlResult, SourceResult
+from opeds.crawler.sources.config import Source, load_sources
+from opeds.crawler.sources.discovery import DiscoveryError, parse_feed, parse_sitemap
+from opeds.extraction.article import extract_article
 from opeds.night import (
     begin_night,
     build_report,
@@ -39,7 +39,7 @@ from opeds.night import (
     warcinfo_fields,
 )
 from opeds.settings import Settings
-from tests.hostile_server import (
+from opeds.testing.hostile import (
     HostileStep,
     HostileWeb,
     Route,
@@ -48,7 +48,7 @@ from tests.hostile_server import (
     repeat,
     response,
 )
-from tests.rawserver import HANG
+from opeds.testing.raw import HANG
 from tests.sitekit import article_html, proxy_env
 from tests.warccheck import check_warc
 
@@ -631,7 +631,8 @@ def run_night(tmp: Path, web: HostileWeb, *, blocking: bool = False) -> Night:
 def crawl_blocking_private(
     settings: Settings, sources: Sequence[Source], web: HostileWeb, tmp: Path
 ) -> CrawlResult:
-    """The night's crawl as ``crawler.process`` runs it, with private addresses blocked."""
+    """The night's crawl as ``opeds.crawler.capture.process`` runs it, with private addresses
+    blocked."""
     settings.spool_path.mkdir(parents=True, exist_ok=True)
     result_path = tmp / "result.json"
     job = {
@@ -914,7 +915,7 @@ def test_gzip_bomb_sitemap_is_refused() -> None:
 
 # -- the crawl process with private addresses blocked -------------------------------------------
 def _main(argv: list[str]) -> int:
-    import crawler.process as process
+    import opeds.crawler.capture.process as process
 
     plain = process.scrapy_settings
 

@@ -23,17 +23,17 @@ from typing import Any, ClassVar
 
 import pytest
 
-from crawler.exchange import Exchange
-from crawler.http import (
+from opeds.crawler.capture.exchange import Exchange
+from opeds.crawler.capture.handler import (
     EXCHANGE_META_KEY,
     MalformedResponseError,
     body_framing,
     read_response_head,
 )
-from tests.rawserver import HANG, ForwardProxy, RawServer, Step, self_signed_tls
+from opeds.testing.raw import HANG, ForwardProxy, RawServer, Step, self_signed_tls
 
 ROOT = Path(__file__).resolve().parent.parent
-HANDLER = "crawler.http.ArchivingDownloadHandler"
+HANDLER = "opeds.crawler.capture.handler.ArchivingDownloadHandler"
 
 ODD_BODY = b"<html><body><p>odd</p></body></html>"
 ODD_HEAD = (

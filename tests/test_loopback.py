@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from opeds.loopback import LoopbackWeb, Page, normalize_url
+from opeds.testing.web import LoopbackWeb, Page, normalize_url
 
 FIXED = datetime(2026, 11, 28, 2, 0, 0, tzinfo=UTC)
 LONG_TEXT = b"".join(

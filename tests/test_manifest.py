@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from opeds.errors import NotFound, StoreError
-from storage.manifest import (
+from opeds.storage.stores.local import LocalStore, Store
+from opeds.storage.stores.manifest import (
     FileEntry,
     Manifest,
     bagit_key,
@@ -22,8 +23,7 @@ from storage.manifest import (
     read_manifest,
     write_manifest,
 )
-from storage.s3 import S3Store
-from storage.stores import LocalStore, Store
+from opeds.storage.stores.s3 import S3Store
 from tests.s3server import MotoS3, moto_s3_fixture, store_options  # noqa: F401
 
 SHA_A = hashlib.sha256(b"a").hexdigest()

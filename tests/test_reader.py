@@ -1,4 +1,4 @@
-"""storage.reader: every corpus file reads completely or fails with one clear error."""
+"""opeds.storage.warc.reader: every corpus file reads completely or fails with one clear error."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from opeds.errors import NotFound, OpedsError
-from storage.reader import (
+from opeds.storage.warc.reader import (
     NotAnArchiveError,
     WarcDigestError,
     WarcGzipError,
@@ -122,12 +122,16 @@ EXPECTED: dict[str, tuple[int, type[WarcReadError] | None, type[WarcReadError] |
         "the warcinfo record is repeated at the end with the same WARC-Record-ID: "
         "record IDs must be unique, but the records are intact",
     ),
-    "py-wacz/valid_example_1.wacz": (0, F, F, "a WACZ: read with storage.wacz"),
-    "py-wacz/valid_example_2.wacz": (0, F, F, "a WACZ: read with storage.wacz"),
-    "py-wacz/valid_signed_example_1.wacz": (0, F, F, "a WACZ: read with storage.wacz"),
-    "py-wacz/invalid_example_1.wacz": (0, F, F, "a WACZ: read with storage.wacz"),
-    "py-wacz/invalid_signed_example_1.wacz": (0, F, F, "a WACZ: read with storage.wacz"),
-    # --- pywb
+    "py-wacz/valid_example_1.wacz": (0, F, F, "a WACZ: read with opeds.storage.access.wacz"),
+    "py-wacz/valid_example_2.wacz": (0, F, F, "a WACZ: read with opeds.storage.access.wacz"),
+    "py-wacz/valid_signed_example_1.wacz": (0, F, F, "a WACZ: read with opeds.storage.access.wacz"),
+    "py-wacz/invalid_example_1.wacz": (0, F, F, "a WACZ: read with opeds.storage.access.wacz"),
+    "py-wacz/invalid_signed_example_1.wacz": (
+        0,
+        F,
+        F,
+        "a WACZ: read with opeds.storage.access.wacz",
+    ),  # --- pywb
     "pywb/example.arc": (2, OK, OK, ""),
     "pywb/example.arc.gz": (2, OK, OK, ""),
     "pywb/example.warc.gz": (6, OK, OK, ""),
@@ -254,7 +258,7 @@ def test_corpus_file(corpus_dir: Path, rel: str, capsys: pytest.CaptureFixture[s
 def test_check_file_agrees_with_iter_records(corpus_dir: Path) -> None:
     for rel, (_n, strict_outcome, _lenient, _why) in EXPECTED.items():
         if rel.endswith(".wacz"):
-            continue  # storage.wacz checks packages (tests/test_wacz.py)
+            continue  # opeds.storage.access.wacz checks packages (tests/test_wacz.py)
         problems = check_file(corpus_dir / "warc" / rel)
         if strict_outcome is None:
             assert problems == [], rel

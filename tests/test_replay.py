@@ -1,4 +1,4 @@
-"""opeds.replay: pywb over the archive, in a child process bound to 127.0.0.1."""
+"""opeds.storage.access.replay: pywb over the archive, in a child process bound to 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from opeds.errors import ConfigError
-from opeds.replay import ReplayServer, build_replay_config, start_replay
-from storage.reader import iter_records, read_record_at
-from storage.warc import WarcFileWriter
+from opeds.storage.access.replay import ReplayServer, build_replay_config, start_replay
+from opeds.storage.warc.reader import iter_records, read_record_at
+from opeds.storage.warc.writer import WarcFileWriter
 
 WHEN = datetime(2026, 11, 28, 2, 30, 5, tzinfo=UTC)
 URL = "https://news.example/opinion/the-case-for-archives?utm_source=feed"

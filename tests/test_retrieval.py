@@ -20,8 +20,8 @@ from click.testing import CliRunner
 from warcio.archiveiterator import ArchiveIterator
 
 from opeds.cli import main
-from opeds.cli_retrieval import export, get
-from opeds.retrieval import (
+from opeds.cli.retrieval import export, get
+from opeds.storage.access.retrieval import (
     WORK_JSON,
     NoCaptureAt,
     UnknownUrl,
@@ -31,10 +31,10 @@ from opeds.retrieval import (
     parse_time,
     warc_timestamp,
 )
-from storage.catalog import Capture, Catalog
-from storage.s3 import S3Store
-from storage.stores import LocalStore
-from storage.wacz import check_wacz, validate_wacz
+from opeds.storage.access.wacz import check_wacz, validate_wacz
+from opeds.storage.catalog.db import Capture, Catalog
+from opeds.storage.stores.local import LocalStore
+from opeds.storage.stores.s3 import S3Store
 from tests.s3server import MotoS3, moto_s3_fixture, store_options  # noqa: F401
 from tests.warccheck import fastwarc_check
 
@@ -410,11 +410,19 @@ class _pywb:
         self.proc: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> str:
-        from opeds.replay import READY
+        from opeds.storage.access.replay import READY
 
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "opeds.replay", "--config", str(self.config), "--port", "0"],
+            [
+                sys.executable,
+                "-m",
+                "opeds.storage.access.replay",
+                "--config",
+                str(self.config),
+                "--port",
+                "0",
+            ],
             cwd=self.config.parent,
             env=env,
             stdout=subprocess.PIPE,
@@ -441,7 +449,7 @@ def test_export_of_a_work_not_in_the_catalog(catalog: Catalog, tmp_path: Path) -
 
 
 def test_every_command_and_option_is_documented() -> None:
-    from opeds.cli_retrieval import search
+    from opeds.cli.retrieval import search
 
     docs = (ROOT / "docs" / "retrieval.md").read_text(encoding="utf-8")
     for command in (search, get, export):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from crawler.retry import retry_after_seconds
+from opeds.crawler.capture.retry import retry_after_seconds
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 

@@ -17,8 +17,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from opeds.errors import ConfigError, NotFound, StoreError
-from storage.s3 import MIB, S3Store, create_bucket, redact
-from storage.stores import LocalStore, Store, open_store
+from opeds.storage.stores.local import LocalStore, Store, open_store
+from opeds.storage.stores.s3 import MIB, S3Store, create_bucket, redact
 from tests.s3server import (
     ACCESS_KEY,
     DELAY,
@@ -297,7 +297,7 @@ def test_credentials_never_in_errors_or_logs(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="storage.s3")
+    caplog.set_level(logging.DEBUG, logger="opeds.storage.stores.s3")
     small = _file(tmp_path, "a.bin", 100)
     failures: list[str] = []
     missing = _s3(moto_s3, "opeds-no-such-bucket")

@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from sqlalchemy import insert, select
 
 from opeds.cli import main
-from opeds.cli_retrieval import search as search_command
-from opeds.retrieval import search
-from storage.catalog import Article, Capture, Catalog, articles, captures, works
-from storage.search import (
+from opeds.cli.retrieval import search as search_command
+from opeds.storage.access.retrieval import search
+from opeds.storage.catalog.db import Article, Capture, Catalog, articles, captures, works
+from opeds.storage.catalog.search import (
     AUTHORS_FTS_TABLE,
     FTS_TABLE,
     SearchError,
@@ -272,7 +272,7 @@ def test_sqlite_index_follows_inserts_updates_and_deletes(tmp_path: Path) -> Non
 
 
 def test_sqlite_searches_use_the_indexes(archive: Path, tmp_path: Path) -> None:
-    from storage.search import _filters
+    from opeds.storage.catalog.search import _filters
 
     shutil.copyfile(archive / "catalog.sqlite", tmp_path / "catalog.sqlite")
     catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")

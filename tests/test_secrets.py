@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from opeds.demo import SOURCES_PATH, build_site
-from opeds.loopback import LoopbackWeb
+from opeds.testing.web import LoopbackWeb
 from tests.s3server import (
     MotoS3,
     moto_s3_fixture,  # noqa: F401  (the moto_s3 fixture)

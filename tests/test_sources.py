@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.sources import load_sources
+from opeds.crawler.sources.config import load_sources
 from opeds.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,5 @@
-"""storage.wacz: a night's package made by py-wacz, validated by py-wacz, checked by us."""
+"""opeds.storage.access.wacz: a night's package made by py-wacz, validated by py-wacz, checked by
+us."""
 
 from __future__ import annotations
 
@@ -10,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.reader import NotAnArchiveError, check_file, iter_records
-from storage.stores import LocalStore
-from storage.wacz import (
+from opeds.storage.access.wacz import (
     Page,
     WaczError,
     check_wacz,
@@ -23,7 +22,9 @@ from storage.wacz import (
     validate_wacz,
     verify_wacz,
 )
-from storage.warc import WarcFileWriter
+from opeds.storage.stores.local import LocalStore
+from opeds.storage.warc.reader import NotAnArchiveError, check_file, iter_records
+from opeds.storage.warc.writer import WarcFileWriter
 
 NIGHT = date(2026, 11, 28)
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
-from storage.warc import (
+from opeds.storage.warc.writer import (
     OPEN_SUFFIX,
     PROFILE_IDENTICAL,
     WarcFileWriter,

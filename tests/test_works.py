@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from opeds.clustering import cluster_articles, work_id_for
 from opeds.errors import NotFound
-from opeds.works import format_work_text, get_work, list_works
-from storage.catalog import Catalog
+from opeds.storage.catalog.db import Catalog
+from opeds.works.clustering import cluster_articles, work_id_for
+from opeds.works.listing import format_work_text, get_work, list_works
 from tests.test_clustering import T0, add_article, body, catalog, paragraphs
 
 __all__ = ["catalog"]  # a fixture shared with the clustering tests (catalog_url: conftest)

@@ -39,7 +39,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from opeds.demo.content import BRIEFS, ESSAYS, Essay
-from opeds.loopback import Page, normalize_url
+from opeds.testing.web import Page, normalize_url
 
 __all__ = [
     "AAWSAT",

@@ -1,7 +1,7 @@
 """The nightly DAG as an operator sees it: Airflow standalone, a run, its grid in Chromium.
 
 1. Serves the demo outlets and two larger ones (33 article pages, some over 300 KB) on
-   127.0.0.1 (:class:`opeds.loopback.LoopbackWeb`, used as a proxy).
+   127.0.0.1 (:class:`opeds.testing.web.LoopbackWeb`, used as a proxy).
 2. Starts ``airflow standalone`` bound to 127.0.0.1 on a free port, with a temporary
    ``AIRFLOW_HOME`` (SQLite, LocalExecutor) and the project's ``dags/`` folder, and waits until
    ``/api/v2/monitor/health`` reports every component healthy.
@@ -251,7 +251,7 @@ def standalone(home: Path, env: Mapping[str, str], log: Path) -> Iterator[subpro
 
 def airflow_env(home: Path, port: int, archive: Path, proxy: str, sources: Path) -> dict[str, str]:
     """What ``opeds demo --airflow`` gives standalone, with this check's outlets."""
-    from opeds.airflow_demo import airflow_demo_env
+    from opeds.airflow.demo import airflow_demo_env
 
     env = airflow_demo_env(home=home, port=port, archive=archive, proxy_url=proxy, sources=sources)
     env.update(
@@ -308,8 +308,8 @@ def run_check(work: Path, *, timeout: float = 900, with_browser: bool = True) ->
     """The whole check in ``work``; what it saw (run, screenshot path, counts). Without
     ``with_browser`` everything but the look at the grid in Chromium."""
     from opeds.demo import build_site
-    from opeds.loopback import LoopbackWeb
     from opeds.night import report_key
+    from opeds.testing.web import LoopbackWeb
     from tests.sitekit import bulk_outlet
 
     home = work / "airflow-home"

@@ -1,0 +1,1 @@
+"""Sources and discovery: the sources file, feeds, sitemaps, listings, URLs."""

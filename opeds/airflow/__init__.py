@@ -1,0 +1,1 @@
+"""What the Airflow DAGs need besides one library call per task."""

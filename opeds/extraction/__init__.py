@@ -1,0 +1,1 @@
+"""Extraction: an article's fields from a page, in worker processes."""

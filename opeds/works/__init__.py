@@ -1,0 +1,1 @@
+"""Works: MinHash sketches, clustering of copies, the choice of the original."""

@@ -1,0 +1,1 @@
+"""The catalog: captures, articles, works, nights; search."""

@@ -1,0 +1,1 @@
+"""WARC files: writing records, reading and validating them."""
