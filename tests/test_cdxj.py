@@ -24,7 +24,8 @@ from opeds.storage.access.cdxj import (
     write_cdxj,
 )
 from opeds.storage.stores.local import LocalStore
-from opeds.storage.warc.reader import NotAnArchiveError, read_record_at
+from opeds.storage.warc.errors import NotAnArchiveError
+from opeds.storage.warc.reader import read_record_at
 
 NIGHT = date(2026, 11, 28)
 WARCS = [

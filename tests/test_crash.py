@@ -25,7 +25,8 @@ from opeds.crawler.capture.process import CrawlError, run_crawl
 from opeds.crawler.sources.config import load_sources
 from opeds.night import begin_night, catalog_for, night_id, warcinfo_fields
 from opeds.settings import Settings
-from opeds.storage.warc.reader import RecordInfo, WarcReadError, iter_records, read_record_at
+from opeds.storage.warc.errors import WarcReadError
+from opeds.storage.warc.reader import RecordInfo, iter_records, read_record_at
 from opeds.storage.warc.writer import JOURNAL_SUFFIX, OPEN_SUFFIX
 from opeds.testing.web import LoopbackWeb, Page
 from tests.s3server import MotoS3, moto_s3_fixture  # noqa: F401  (fixture)

@@ -14,7 +14,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from opeds.errors import NotFound, OpedsError
-from opeds.storage.warc.reader import (
+from opeds.storage.warc.errors import (
     NotAnArchiveError,
     WarcDigestError,
     WarcGzipError,
@@ -23,11 +23,10 @@ from opeds.storage.warc.reader import (
     WarcReadError,
     WarcStructureError,
     WarcTruncatedError,
-    check_file,
-    iter_records,
-    parse_warc_date,
-    read_record_at,
 )
+from opeds.storage.warc.reader import iter_records, read_record_at
+from opeds.storage.warc.rules import parse_warc_date
+from opeds.storage.warc.validator import check_file
 
 OK = None
 H, D, G, T, S, X, F = (

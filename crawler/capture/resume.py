@@ -29,7 +29,8 @@ from opeds.crawler.capture.extension import KIND_KEY
 from opeds.errors import OpedsError
 from opeds.storage.catalog.db import Capture, Catalog
 from opeds.storage.stores.local import LocalStore, SpoolFirst, Store, open_store
-from opeds.storage.warc.reader import WarcReadError, read_record_at
+from opeds.storage.warc.errors import WarcReadError
+from opeds.storage.warc.reader import read_record_at
 from opeds.storage.warc.writer import PROFILE_IDENTICAL
 
 logger = logging.getLogger(__name__)

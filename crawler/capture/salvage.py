@@ -27,7 +27,8 @@ from typing import Any, BinaryIO
 
 from opeds.storage.catalog.db import Capture, Catalog
 from opeds.storage.stores.local import sha256_file
-from opeds.storage.warc.reader import WarcReadError, read_record_at
+from opeds.storage.warc.errors import WarcReadError
+from opeds.storage.warc.reader import read_record_at
 from opeds.storage.warc.writer import JOURNAL_SUFFIX, OPEN_SUFFIX
 
 logger = logging.getLogger(__name__)

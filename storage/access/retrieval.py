@@ -55,7 +55,8 @@ from opeds.storage.catalog.search import (
     utc,
 )
 from opeds.storage.stores.local import Store
-from opeds.storage.warc.reader import WarcReadError, read_record_at
+from opeds.storage.warc.errors import WarcReadError
+from opeds.storage.warc.reader import read_record_at
 from opeds.storage.warc.writer import WARC_VERSION, RecordFactory, warc_date
 
 Progress = Callable[[int, int, str], None]

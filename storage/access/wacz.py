@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from opeds.storage.stores.local import Store
-from opeds.storage.warc.reader import Problem, RecordInfo, WarcReadError, check_stream, iter_records
+from opeds.storage.warc.errors import Problem, WarcReadError
+from opeds.storage.warc.reader import RecordInfo, iter_records
+from opeds.storage.warc.validator import check_stream
 
 WARC_NAMES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 INDEX_MEMBER = "indexes/index.cdx"

@@ -8,34 +8,52 @@ what is wrong and, where there is one, the fix. Nothing is printed, nothing is s
 
 * :func:`iter_records` — one :class:`RecordInfo` per record.
 * :func:`read_record_at` — one record from the bytes at an (offset, length) of an index.
-* :func:`check_file` / :func:`check_stream` — every problem in a file (WACZ packages too), as
-  :class:`Problem` values.
+* :mod:`opeds.storage.warc.validator` — every problem in a file, as
+  :class:`~opeds.storage.warc.errors.Problem` values.
 
 ``strict`` (the default) also refuses what the WARC standard only recommends (a ``Content-Type``
 on every record with a block, ``application/warc-fields`` warcinfo blocks, known record types);
-``strict=False`` accepts those and still refuses everything that makes a record unreliable.
-"""
+``strict=False`` accepts those and still refuses everything that makes a record unreliable."""
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
-import ipaddress
-import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar, Literal
+from typing import Any, BinaryIO, Literal
 
 from warcio.bufferedreaders import BufferedReader, ChunkedDataReader, DecompressingBufferedReader
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
 from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParserException
 
-from opeds.errors import NotFound, OpedsError
+from opeds.errors import NotFound
+from opeds.storage.warc.errors import (
+    NotAnArchiveError,
+    Problem,
+    Severity,
+    WarcDigestError,
+    WarcGzipError,
+    WarcHeaderError,
+    WarcHttpError,
+    WarcReadError,
+    WarcStructureError,
+    WarcTruncatedError,
+)
+from opeds.storage.warc.rules import (
+    RE_ARC_DATE,
+    Issue,
+    check_arc_headers,
+    check_http_status,
+    check_warc_fields,
+    check_warc_headers,
+    digest_algorithm,
+    parse_warc_date,
+)
 
 BUFF_SIZE = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
@@ -51,97 +69,7 @@ WHOLE_FILE_PROBLEM = (
 )
 
 Compression = Literal["none", "record", "file"]
-Severity = Literal["error", "warning"]
 Source = str | Path | BinaryIO
-
-
-# ---------------------------------------------------------------------------------------------
-# Errors
-
-
-class WarcReadError(OpedsError):
-    """A WARC or ARC file (or one record of it) cannot be read faithfully."""
-
-    code: ClassVar[str] = "unreadable"
-
-    def __init__(self, name: str, offset: int, problem: str, fix: str = "") -> None:
-        self.name = name
-        self.offset = offset
-        self.problem = problem
-        self.fix = fix
-        message = f"{name}: at byte {offset}: {problem}"
-        if fix:
-            message += f". Fix: {fix}"
-        super().__init__(message)
-
-
-class NotAnArchiveError(WarcReadError):
-    """The bytes are not a WARC or ARC file at all (a ZIP/WACZ, HTML, an empty file...)."""
-
-    code = "format"
-
-
-class WarcGzipError(WarcReadError):
-    """The gzip layer is corrupt, or its members do not hold exactly one record each."""
-
-    code = "gzip"
-
-
-class WarcTruncatedError(WarcReadError):
-    """The file ends inside a record or inside a gzip member."""
-
-    code = "truncated"
-
-
-class WarcStructureError(WarcReadError):
-    """A record's Content-Length does not end where the record ends, or bytes between records
-    are not records."""
-
-    code = "structure"
-
-
-class WarcHeaderError(WarcReadError):
-    """A WARC/ARC header field is missing, repeated, empty or malformed."""
-
-    code = "header"
-
-
-class WarcHttpError(WarcReadError):
-    """The HTTP message inside a request, response or revisit record is malformed."""
-
-    code = "http"
-
-
-class WarcDigestError(WarcReadError):
-    """A WARC-Block-Digest or WARC-Payload-Digest does not match the bytes."""
-
-    code = "digest"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a file; ``error`` is the exception class that reports it."""
-
-    name: str
-    offset: int
-    error: type[WarcReadError]
-    message: str
-    fix: str = ""
-    severity: Severity = "error"
-
-    @property
-    def code(self) -> str:
-        return self.error.code
-
-    def exception(self) -> WarcReadError:
-        return self.error(self.name, self.offset, self.message, self.fix)
-
-    def __str__(self) -> str:
-        return f"{self.severity}: {self.exception()}"
-
-    @classmethod
-    def from_error(cls, err: WarcReadError) -> Problem:
-        return cls(err.name, err.offset, type(err), err.problem, err.fix)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,7 +179,7 @@ def iter_records(
 ) -> Iterator[RecordInfo]:
     """Each record of a WARC or ARC file, in order; raise :class:`WarcReadError` on the first
     problem (after yielding the records before it)."""
-    for scanned in _scan_source(source, name, check_digests=check_digests, keep_payload=False):
+    for scanned in scan_source(source, name, check_digests=check_digests, keep_payload=False):
         _raise_first(scanned.problems, strict)
         yield scanned.info
 
@@ -290,254 +218,10 @@ def read_record_at(
     return first.parsed
 
 
-def check_file(path: str | Path, *, check_digests: bool = True) -> list[Problem]:
-    """Every problem found in a WARC, ARC or WACZ file; an empty list means it is valid.
-
-    Problems after a fatal one (one that makes the rest of the file unreadable) cannot be seen.
-    Warnings (what :func:`iter_records` refuses only when ``strict``) are included.
-    """
-    path = Path(path)
-    with open(path, "rb") as fh:
-        if fh.read(4) == ZIP_MAGIC:
-            from opeds.storage.access.wacz import (
-                check_wacz,  # a WACZ holds WARCs: checked member by member
-            )
-
-            return check_wacz(path, check_digests=check_digests)
-        fh.seek(0)
-        return check_stream(fh, name=path.name, check_digests=check_digests)
-
-
-def check_stream(stream: BinaryIO, *, name: str, check_digests: bool = True) -> list[Problem]:
-    """Like :func:`check_file` for an open WARC or ARC stream."""
-    problems: list[Problem] = []
-    try:
-        for scanned in _scan_source(stream, name, check_digests=check_digests, keep_payload=False):
-            problems.extend(scanned.problems)
-    except WarcReadError as err:
-        problems.append(Problem.from_error(err))
-    return problems
-
-
 def _raise_first(problems: list[Problem], strict: bool) -> None:
     for problem in problems:
         if problem.severity == "error" or strict:
             raise problem.exception()
-
-
-# ---------------------------------------------------------------------------------------------
-# Header rules (WARC 1.1, section 5 and 6; ARC 1.0)
-
-WARC_TYPES = (
-    "warcinfo",
-    "response",
-    "resource",
-    "request",
-    "metadata",
-    "revisit",
-    "conversion",
-    "continuation",
-)
-NEEDS_TARGET = ("response", "resource", "request", "revisit", "conversion", "continuation")
-HTTP_TYPES = ("response", "request", "revisit")
-REPEATABLE = {"warc-concurrent-to"}
-STANDARD_FIELDS = {
-    "warc-type",
-    "warc-record-id",
-    "warc-date",
-    "content-length",
-    "content-type",
-    "warc-concurrent-to",
-    "warc-block-digest",
-    "warc-payload-digest",
-    "warc-ip-address",
-    "warc-refers-to",
-    "warc-refers-to-target-uri",
-    "warc-refers-to-date",
-    "warc-target-uri",
-    "warc-truncated",
-    "warc-warcinfo-id",
-    "warc-filename",
-    "warc-profile",
-    "warc-identified-payload-type",
-    "warc-segment-number",
-    "warc-segment-origin-id",
-    "warc-segment-total-length",
-}
-OPTIONAL_FIELDS = STANDARD_FIELDS - {"content-length", "warc-type", "warc-record-id", "warc-date"}
-ID_FIELDS = (
-    "warc-record-id",
-    "warc-concurrent-to",
-    "warc-refers-to",
-    "warc-warcinfo-id",
-    "warc-segment-origin-id",
-)
-TRUNCATED_REASONS = ("length", "time", "disconnect", "unspecified")
-RE_RECORD_ID = re.compile(r"^<[A-Za-z][A-Za-z0-9+.\-]*:[^<>\s]+>$")
-RE_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S*$")
-RE_DATE = re.compile(
-    r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?Z)?)?)?$",
-    re.IGNORECASE,
-)
-RE_DIGEST = re.compile(r"^([A-Za-z0-9\-]+):([A-Za-z0-9+/=_\-]+)$")
-RE_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z\-]+"
-RE_MEDIA_TYPE = re.compile(rf"^{RE_TOKEN}/{RE_TOKEN}\s*(;.*)?$")
-RE_FIELD_LINE = re.compile(rf"^{RE_TOKEN}:")
-RE_HTTP_VERSION = re.compile(r"^HTTP/\d\.\d$", re.IGNORECASE)
-RE_STATUS = re.compile(r"^\d{3}(\s.*)?$")
-RE_ARC_DATE = re.compile(r"^\d{14}$")
-
-
-def parse_warc_date(value: str) -> datetime | None:
-    """A WARC-Date (W3C profile of ISO 8601, UTC, ``Z``) as an aware datetime, else None."""
-    m = RE_DATE.match(value)
-    if not m:
-        return None
-    y, mo, d, h, mi, s, frac = m.groups()
-    micro = int((frac or "0")[:6].ljust(6, "0"))
-    try:
-        return datetime(
-            int(y), int(mo or 1), int(d or 1), int(h or 0), int(mi or 0), int(s or 0), micro, UTC
-        )
-    except ValueError:
-        return None
-
-
-def _digest_algorithm(value: str) -> str | None:
-    m = RE_DIGEST.match(value)
-    if not m:
-        return None
-    algo = m.group(1).lower().replace("-", "")
-    return algo if algo in hashlib.algorithms_available else None
-
-
-@dataclass
-class _Issue:
-    error: type[WarcReadError]
-    message: str
-    fix: str = ""
-    severity: Severity = "error"
-    fatal: bool = False
-
-
-def _check_warc_headers(version: str, headers: list[tuple[str, str]]) -> list[_Issue]:
-    issues: list[_Issue] = []
-    seen: dict[str, int] = {}
-    for k, _v in headers:
-        seen[k.lower()] = seen.get(k.lower(), 0) + 1
-    first: dict[str, str] = {}
-    for k, v in headers:
-        first.setdefault(k.lower(), v)
-
-    def bad(message: str, fix: str = "", *, fatal: bool = False) -> None:
-        issues.append(_Issue(WarcHeaderError, message, fix, fatal=fatal))
-
-    def warn(message: str) -> None:
-        issues.append(_Issue(WarcHeaderError, message, "", severity="warning"))
-
-    length = first.get("content-length")
-    if length is None:
-        bad("the record has no Content-Length, so its end cannot be found", fatal=True)
-    elif not length.isdigit():
-        bad(f"Content-Length {length!r} is not a number of bytes", fatal=True)
-    for name, count in seen.items():
-        if count > 1 and name in STANDARD_FIELDS and name not in REPEATABLE:
-            bad(f"field {name!r} appears {count} times; the standard allows it once")
-
-    rec_type = first.get("warc-type", "").lower()
-    if not rec_type:
-        bad("WARC-Type is missing or empty")
-    elif rec_type not in WARC_TYPES:
-        warn(f"unknown WARC-Type {first['warc-type']!r}")
-    for fname in ("warc-record-id", "warc-date"):
-        if not first.get(fname):
-            bad(f"mandatory field {fname!r} is missing or empty")
-
-    for k, v in headers:
-        lk = k.lower()
-        if lk in ID_FIELDS and v and not RE_RECORD_ID.match(v):
-            bad(f"{k} {v!r} is not a URI in angle brackets such as <urn:uuid:...>")
-        elif lk in ("warc-date", "warc-refers-to-date") and v and parse_warc_date(v) is None:
-            bad(f"{k} {v!r} is not a UTC date like 2026-11-28T02:00:00Z")
-        elif lk in ("warc-target-uri", "warc-refers-to-target-uri") and v and not RE_URI.match(v):
-            bad(f"{k} {v!r} is not an absolute URI")
-        elif lk == "warc-ip-address" and v:
-            try:
-                ipaddress.ip_address(v)
-            except ValueError:
-                bad(f"WARC-IP-Address {v!r} is not an IPv4 or IPv6 address")
-        elif lk in ("warc-block-digest", "warc-payload-digest") and _digest_algorithm(v) is None:
-            bad(f"{k} {v!r} is not 'algorithm:value' with a known hash algorithm")
-        elif lk == "content-type" and v and not RE_MEDIA_TYPE.match(v):
-            bad(f"Content-Type {v!r} is not a media type")
-        elif lk in ("warc-segment-number", "warc-segment-total-length") and not v.isdigit():
-            bad(f"{k} {v!r} is not a number")
-        elif lk == "warc-truncated" and v.lower() not in TRUNCATED_REASONS:
-            warn(f"WARC-Truncated {v!r} is not one of {', '.join(TRUNCATED_REASONS)}")
-        elif lk in OPTIONAL_FIELDS and not v:
-            bad(f"field {k!r} is empty")
-
-    if rec_type in NEEDS_TARGET and not first.get("warc-target-uri"):
-        bad(f"a {rec_type} record needs a WARC-Target-URI", fatal=rec_type in HTTP_TYPES)
-    if rec_type == "revisit" and not first.get("warc-profile"):
-        bad("a revisit record needs a WARC-Profile")
-    segment = first.get("warc-segment-number", "")
-    if rec_type == "continuation":
-        if not first.get("warc-segment-origin-id"):
-            bad("a continuation record needs a WARC-Segment-Origin-ID")
-        if not segment:
-            bad("a continuation record needs a WARC-Segment-Number")
-        elif segment.isdigit() and int(segment) < 2:
-            bad(f"a continuation record's WARC-Segment-Number must be 2 or more, not {segment}")
-    elif segment.isdigit() and int(segment) != 1:
-        bad(f"WARC-Segment-Number {segment} on a {rec_type or 'untyped'} record: only 1 is valid")
-
-    if length and length.isdigit() and int(length) > 0 and rec_type != "continuation":
-        ctype = first.get("content-type")
-        if not ctype:
-            warn("the record has a block but no Content-Type (recommended by the standard)")
-        elif rec_type == "warcinfo" and ctype.split(";")[0].strip() != "application/warc-fields":
-            warn(f"warcinfo Content-Type is {ctype!r}; application/warc-fields is recommended")
-    return issues
-
-
-def _check_arc_headers(headers: list[tuple[str, str]]) -> list[_Issue]:
-    values = dict(headers)
-    issues: list[_Issue] = []
-    length = values.get("length", "")
-    if not length.isdigit():
-        issues.append(
-            _Issue(WarcHeaderError, f"ARC length field {length!r} is not a number", fatal=True)
-        )
-    if not RE_ARC_DATE.match(values.get("archive-date", "")):
-        issues.append(
-            _Issue(WarcHeaderError, f"ARC date {values.get('archive-date')!r} is not 14 digits")
-        )
-    if not values.get("uri"):
-        issues.append(_Issue(WarcHeaderError, "ARC record without a URL"))
-    return issues
-
-
-def _check_warc_fields(block: bytes) -> str | None:
-    """The first line of an ``application/warc-fields`` block that is not ``Name: value``."""
-    for raw in block.split(b"\n"):
-        line = raw.rstrip(b"\r").decode("utf-8", "replace")
-        if not line.strip() or line[0] in " \t":
-            continue
-        if not RE_FIELD_LINE.match(line):
-            return line
-    return None
-
-
-def _check_http_status(http: StatusAndHeaders) -> str | None:
-    """A problem with a response's status line, if any.
-
-    Request lines are not checked: browser-based capture tools write HTTP/2 requests without a
-    version (``GET /``), and that does not affect what a replay serves.
-    """
-    if not RE_HTTP_VERSION.match(http.protocol) or not RE_STATUS.match(http.statusline):
-        return f"HTTP status line {http.protocol} {http.statusline!r} is not 'HTTP/x.y NNN reason'"
-    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -573,10 +257,10 @@ class _Loader(ArcWarcRecordLoader):
         super().__init__(verify_http=False, arc2warc=False)
         self.name = name
         self.offset = 0
-        self.issues: list[_Issue] = []
+        self.issues: list[Issue] = []
         self.original_headers: list[tuple[str, str]] = []
 
-    def _fatal(self, issue: _Issue) -> _Fatal:
+    def _fatal(self, issue: Issue) -> _Fatal:
         return _Fatal(issue.error(self.name, self.offset, issue.message, issue.fix))
 
     def _detect_type_load_headers(
@@ -593,17 +277,17 @@ class _Loader(ArcWarcRecordLoader):
                 if uri.startswith("<") and uri.endswith(">"):
                     uri = uri[1:-1]
                 headers.replace_header("WARC-Target-URI", uri.replace(" ", "%20"))
-            self.issues = _check_warc_headers(headers.protocol.upper(), headers.headers)
+            self.issues = check_warc_headers(headers.protocol.upper(), headers.headers)
             for fname in ("WARC-Block-Digest", "WARC-Payload-Digest"):
                 value = headers.get_header(fname)
                 if value is not None:
-                    algo = _digest_algorithm(value)
+                    algo = digest_algorithm(value)
                     if algo is None:  # reported above; do not let warcio report it again
                         headers.remove_header(fname)
                     else:
                         headers.replace_header(fname, algo + ":" + value.split(":", 1)[1])
         else:
-            self.issues = _check_arc_headers(headers.headers)
+            self.issues = check_arc_headers(headers.headers)
         for issue in self.issues:
             if issue.fatal:
                 raise self._fatal(issue)
@@ -665,7 +349,7 @@ class _GzipStream(io.RawIOBase):
         return data
 
 
-def _scan_source(
+def scan_source(
     source: Source, name: str | None, *, check_digests: bool, keep_payload: bool
 ) -> Iterator[_Scanned]:
     if isinstance(source, str | Path):
@@ -1052,7 +736,7 @@ class _Scanner:
             and info.rec_type in ("response", "revisit")
             and (info.target_uri or "").lower().startswith(("http:", "https:"))
         ):
-            message = _check_http_status(http)
+            message = check_http_status(http)
             if message:
                 add(WarcHttpError, message)
         if (
@@ -1060,7 +744,7 @@ class _Scanner:
             and info.format == "warc"
             and (info.content_type or "").split(";")[0].strip() == "application/warc-fields"
         ):
-            line = _check_warc_fields(block)
+            line = check_warc_fields(block)
             if line is not None:
                 add(
                     WarcHeaderError,
