@@ -15,6 +15,7 @@ import time
 
 from opeds.errors import OpedsError
 from opeds.settings import Settings
+from opeds.storage.stores.buckets import create_store_bucket
 from opeds.storage.stores.s3 import S3Store
 
 
@@ -31,7 +32,7 @@ def main() -> int:
         retention = (settings.object_lock_mode, settings.object_lock_days)
     for attempt in range(1, 11):
         try:
-            created = store.create_bucket(object_lock=True, default_retention=retention)
+            created = create_store_bucket(store, object_lock=True, default_retention=retention)
         except OpedsError as exc:
             if attempt == 10:
                 print(f"bucket setup failed: {exc}", file=sys.stderr)

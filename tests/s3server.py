@@ -98,7 +98,7 @@ def moto_s3_fixture() -> MotoS3:
 
 def store_options(endpoint: str, **extra: Any) -> dict[str, Any]:
     """Keyword arguments for :class:`opeds.storage.stores.s3.S3Store` against a test endpoint."""
-    from opeds.storage.stores.s3 import client_config
+    from opeds.storage.stores.s3_client import client_config
 
     opts: dict[str, Any] = {
         "endpoint_url": endpoint,

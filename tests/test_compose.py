@@ -27,7 +27,8 @@ import jsonschema
 import pytest
 import yaml
 
-from opeds.storage.stores.s3 import S3Store, bucket_has_object_lock
+from opeds.storage.stores.buckets import bucket_has_object_lock
+from opeds.storage.stores.s3 import S3Store
 from tests.s3server import (
     ACCESS_KEY,
     SECRET_KEY,

@@ -39,7 +39,7 @@ import pytest
 
 from opeds.settings import Settings
 from opeds.storage.catalog.db import Capture
-from opeds.storage.stores.local import sha256_file
+from opeds.storage.stores.base import sha256_file
 from opeds.storage.warc.reader import RecordInfo, read_record_at
 from opeds.storage.warc.writer import JOURNAL_SUFFIX, OPEN_SUFFIX
 from opeds.testing.web import LoopbackWeb, normalize_url

@@ -15,8 +15,9 @@ import pytest
 import warcio
 
 from opeds.errors import StoreError
+from opeds.storage.stores.base import Store
 from opeds.storage.stores.fixity import Problem, verify_archive
-from opeds.storage.stores.local import LocalStore, Store
+from opeds.storage.stores.local import LocalStore
 from opeds.storage.stores.manifest import FileEntry, bagit_key, build_manifest, write_manifest
 from opeds.storage.stores.s3 import MIB, S3Store
 from tests.s3server import (

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from opeds.errors import NotFound, StoreError
-from opeds.storage.stores.local import LocalStore, Store
+from opeds.storage.stores.base import Store
+from opeds.storage.stores.local import LocalStore
 from opeds.storage.stores.manifest import (
     FileEntry,
     Manifest,

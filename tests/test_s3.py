@@ -17,8 +17,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from opeds.errors import ConfigError, NotFound, StoreError
-from opeds.storage.stores.local import LocalStore, Store, open_store
-from opeds.storage.stores.s3 import MIB, S3Store, create_bucket, redact
+from opeds.storage.stores.base import Store
+from opeds.storage.stores.buckets import create_bucket, create_store_bucket
+from opeds.storage.stores.local import LocalStore
+from opeds.storage.stores.s3 import MIB, S3Store
+from opeds.storage.stores.s3_client import redact
+from opeds.storage.stores.uri import open_store
 from tests.s3server import (
     ACCESS_KEY,
     DELAY,
@@ -245,8 +249,8 @@ def test_lock_settings_are_checked() -> None:
 def test_create_bucket_with_object_lock(moto_s3: MotoS3) -> None:
     name = f"opeds-new-{os.urandom(4).hex()}"
     store = S3Store(name, "p", **store_options(moto_s3.endpoint))
-    assert store.create_bucket(default_retention=("GOVERNANCE", 7)) is True
-    assert store.create_bucket() is False  # idempotent
+    assert create_store_bucket(store, default_retention=("GOVERNANCE", 7)) is True
+    assert create_store_bucket(store) is False  # idempotent
     client = moto_s3.client()
     lock = client.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"]
     assert lock["ObjectLockEnabled"] == "Enabled"

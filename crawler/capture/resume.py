@@ -28,7 +28,9 @@ from scrapy.responsetypes import responsetypes
 from opeds.crawler.capture.extension import KIND_KEY
 from opeds.errors import OpedsError
 from opeds.storage.catalog.db import Capture, Catalog
-from opeds.storage.stores.local import LocalStore, SpoolFirst, Store, open_store
+from opeds.storage.stores.base import Store
+from opeds.storage.stores.local import LocalStore, SpoolFirst
+from opeds.storage.stores.uri import open_store
 from opeds.storage.warc.errors import WarcReadError
 from opeds.storage.warc.reader import read_record_at
 from opeds.storage.warc.writer import PROFILE_IDENTICAL

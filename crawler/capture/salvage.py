@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from opeds.storage.catalog.db import Capture, Catalog
-from opeds.storage.stores.local import sha256_file
+from opeds.storage.stores.base import sha256_file
 from opeds.storage.warc.errors import WarcReadError
 from opeds.storage.warc.reader import read_record_at
 from opeds.storage.warc.writer import JOURNAL_SUFFIX, OPEN_SUFFIX

@@ -390,11 +390,14 @@ def bucket() -> None:
 def bucket_create(uri: str, no_object_lock: bool) -> None:
     """Create the bucket of an s3://bucket/prefix URI, with Object Lock enabled."""
     from opeds.night import store_for
+    from opeds.storage.stores.buckets import create_store_bucket
+    from opeds.storage.stores.s3 import S3Store
 
     if not uri.startswith("s3://"):
         raise click.BadParameter("expected s3://bucket[/prefix]")
     store = store_for(make_settings(uri, None))
-    created = store.create_bucket(object_lock=not no_object_lock)  # type: ignore[attr-defined]
+    assert isinstance(store, S3Store)
+    created = create_store_bucket(store, object_lock=not no_object_lock)
     lock = "without" if no_object_lock else "with"
     click.echo(f"{'created' if created else 'exists:'} {uri.split('/')[2]} ({lock} Object Lock)")
 

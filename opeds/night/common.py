@@ -13,7 +13,9 @@ import warcio
 from opeds import __version__
 from opeds.settings import Settings
 from opeds.storage.catalog.db import Catalog
-from opeds.storage.stores.local import LocalStore, Store, open_store
+from opeds.storage.stores.base import Store
+from opeds.storage.stores.local import LocalStore
+from opeds.storage.stores.uri import open_store
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO, TextIO
 
 from opeds.errors import OpedsError
-from opeds.storage.stores.local import Store
+from opeds.storage.stores.base import Store
 from opeds.storage.warc.reader import iter_records
 
 INDEX_SUFFIX = ".cdxj"

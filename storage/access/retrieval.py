@@ -54,7 +54,7 @@ from opeds.storage.catalog.search import (
     similar_urls,
     utc,
 )
-from opeds.storage.stores.local import Store
+from opeds.storage.stores.base import Store
 from opeds.storage.warc.errors import WarcReadError
 from opeds.storage.warc.reader import read_record_at
 from opeds.storage.warc.writer import WARC_VERSION, RecordFactory, warc_date

@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from opeds.storage.stores.local import Store
+from opeds.storage.stores.base import Store
 from opeds.storage.warc.errors import Problem, WarcReadError
 from opeds.storage.warc.reader import RecordInfo, iter_records
 from opeds.storage.warc.validator import check_stream

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from opeds.errors import NotFound, OpedsError
-from opeds.storage.stores.local import CHUNK, Store
+from opeds.storage.stores.base import CHUNK, Store
 from opeds.storage.stores.manifest import (
     FileEntry,
     Manifest,

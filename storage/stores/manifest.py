@@ -26,7 +26,7 @@ from typing import Any
 
 from opeds import __version__
 from opeds.errors import NotFound, StoreError
-from opeds.storage.stores.local import Store, StoredObject, check_key
+from opeds.storage.stores.base import Store, StoredObject, check_key
 
 FORMAT = "opeds-night-manifest/1"
 MANIFEST_ROOT = "manifests"

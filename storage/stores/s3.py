@@ -12,8 +12,7 @@ upload is aborted.
 
 Endpoint, region and credentials come from the arguments or, as with any boto3 client, from the
 standard ``AWS_*`` environment variables, shared config files or instance roles. Credentials are
-never written to logs or put in exception messages.
-"""
+never written to logs or put in exception messages."""
 
 from __future__ import annotations
 
@@ -21,9 +20,7 @@ import base64
 import contextlib
 import hashlib
 import io
-import logging
 import random
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -35,22 +32,27 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
-    ChecksumError,
     ClientError,
-    ConnectionError,
-    FlexibleChecksumError,
-    HTTPClientError,
     IncompleteReadError,
 )
 
 from opeds.errors import ConfigError, NotFound, OpedsError, StoreError
 from opeds.faults import crash_point
-from opeds.storage.stores.local import CHUNK, StoredObject, check_key
+from opeds.storage.stores.base import CHUNK, StoredObject, check_key
+from opeds.storage.stores.s3_client import (
+    BUCKET_RE,
+    bucket_and_prefix,
+    error_code,
+    is_missing,
+    is_transient,
+    log,
+    make_client,
+    redact,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
 MIN_PART_SIZE = 5 * MIB
@@ -63,99 +65,6 @@ META_SHA256 = "sha256"
 """User metadata (``x-amz-meta-sha256``) holding the hex SHA-256 of the whole object."""
 
 Verify = Literal["auto", "readback"]
-
-_TRANSIENT_CODES = frozenset(
-    {
-        "BadDigest",
-        "IncompleteBody",
-        "InternalError",
-        "InvalidDigest",
-        "InvalidPart",
-        "NoSuchUpload",
-        "OperationAborted",
-        "RequestTimeout",
-        "RequestTimeTooSkewed",
-        "ServiceUnavailable",
-        "SlowDown",
-        "Throttling",
-        "ThrottlingException",
-        "XAmzContentSHA256Mismatch",
-    }
-)
-_UNSUPPORTED_CODES = frozenset({"NotImplemented", "MethodNotAllowed", "XNotImplemented"})
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
-_URL_USERINFO = re.compile(r"(?<=://)[^/@\s'\"]+@")
-_SIGNED_PARAM = re.compile(
-    r"(?i)((?:X-Amz-)?(?:Credential|Signature|Security-Token|SignedHeaders)=)[^&,\s'\"]+"
-)
-
-
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """``text`` without URL user-info, signing parameters or any of ``secrets``."""
-    text = _URL_USERINFO.sub("***@", text)
-    text = _SIGNED_PARAM.sub(r"\1***", text)
-    for s in secrets:
-        if s and len(s) >= 4:
-            text = text.replace(s, "***")
-    return text
-
-
-def client_config(
-    *,
-    retry_mode: Literal["standard", "adaptive", "legacy"] = "standard",
-    max_attempts: int = 5,
-    connect_timeout: float = 10.0,
-    read_timeout: float = 60.0,
-    addressing_style: Literal["auto", "path", "virtual"] | None = None,
-) -> Config:
-    """The botocore configuration opeds uses for S3.
-
-    Retries: botocore's ``standard`` (or ``adaptive``) mode retries 5xx answers, throttling,
-    connection resets and timeouts with jittered exponential back-off, up to ``max_attempts``
-    attempts per request. Checksums: since botocore 1.36 a client computes CRC checksums for every
-    upload and sends them as an ``aws-chunked`` trailer over HTTPS, which many S3-compatible
-    servers reject; ``when_required`` turns that off, and opeds sends its own SHA-256 checksums as
-    plain headers instead (see :meth:`S3Store.put_file`). Addressing: botocore's default (path
-    style for a custom endpoint) or the AWS config file's, unless ``addressing_style`` is given.
-    """
-    cfg = Config(
-        retries={"mode": retry_mode, "total_max_attempts": max_attempts},
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        tcp_keepalive=True,
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-    )
-    if addressing_style:
-        cfg = cfg.merge(Config(s3={"addressing_style": addressing_style}))
-    return cfg
-
-
-def make_client(
-    *,
-    endpoint_url: str | None = None,
-    region: str | None = None,
-    session: boto3.session.Session | None = None,
-    config: Config | None = None,
-    aws_access_key_id: str | None = None,
-    aws_secret_access_key: str | None = None,
-    aws_session_token: str | None = None,
-) -> S3Client:
-    """An S3 client with :func:`client_config` (merged with ``config`` when given).
-
-    Without explicit keys, boto3 finds credentials the usual way (``AWS_ACCESS_KEY_ID`` /
-    ``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``, config files, instance or task roles); without
-    ``endpoint_url``, ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` or AWS itself.
-    """
-    if session is None:
-        session = boto3.session.Session(
-            aws_access_key_id=aws_access_key_id,
-            aws_secret_access_key=aws_secret_access_key,
-            aws_session_token=aws_session_token,
-            region_name=region,
-        )
-    cfg = client_config() if config is None else client_config().merge(config)
-    return session.client("s3", endpoint_url=endpoint_url, region_name=region, config=cfg)
 
 
 @dataclass(frozen=True)
@@ -231,39 +140,6 @@ def _b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def _error_code(exc: BaseException) -> tuple[str, int]:
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return str(err.get("Code", "")), int(status or 0)
-    return "", 0
-
-
-def _is_missing(exc: BaseException) -> bool:
-    code, status = _error_code(exc)
-    if code in ("NoSuchBucket", "NoSuchUpload"):
-        return False
-    return status == 404 or code in ("NoSuchKey", "NotFound", "404")
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether an S3 failure is worth another try: 5xx, throttling, resets, timeouts, digests."""
-    if isinstance(exc, _VerifyError):
-        return True
-    if isinstance(exc, ClientError):
-        code, status = _error_code(exc)
-        return status >= 500 or status == 429 or code in _TRANSIENT_CODES
-    return isinstance(
-        exc,
-        ConnectionError
-        | HTTPClientError
-        | IncompleteReadError
-        | ChecksumError
-        | FlexibleChecksumError
-        | OSError,
-    )
-
-
 def _content_type(key: str) -> str:
     if key.endswith((".warc.gz", ".warc")):
         return "application/warc"
@@ -274,26 +150,16 @@ def _content_type(key: str) -> str:
     return "application/octet-stream"
 
 
-def _bucket_and_prefix(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise ConfigError(f"not an S3 URI: {uri!r} (expected s3://bucket/prefix)")
-    bucket, _, prefix = uri[len("s3://") :].partition("/")
-    if not _BUCKET_RE.match(bucket):
-        raise ConfigError(
-            f"invalid bucket name {bucket!r} in {uri!r}: 3-63 lowercase letters, digits, '.', '-'"
-        )
-    return bucket, prefix.strip("/")
-
-
 class S3Store:
     """A bucket and prefix on an S3-compatible server, implementing
     :class:`opeds.storage.stores.local.Store`.
 
     ``object_lock_mode`` (``GOVERNANCE`` or ``COMPLIANCE``) and ``object_lock_days`` put Object
     Lock retention on every stored object; the bucket must have been created with Object Lock
-    (:func:`create_bucket`). ``verify="readback"`` re-reads every upload instead of trusting the
-    checksum the server reports. ``attempts`` and ``backoff`` drive the verify-and-retry loop
-    around whole uploads; each request is also retried by botocore (:func:`client_config`).
+    (:func:`opeds.storage.stores.buckets.create_bucket`). ``verify="readback"`` re-reads every
+    upload instead of trusting the checksum the server reports. ``attempts`` and ``backoff``
+    drive the verify-and-retry loop around whole uploads; each request is also retried by botocore
+    (:func:`~opeds.storage.stores.s3_client.client_config`).
     """
 
     def __init__(
@@ -318,7 +184,7 @@ class S3Store:
         clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        if not _BUCKET_RE.match(bucket):
+        if not BUCKET_RE.match(bucket):
             raise ConfigError(f"invalid bucket name {bucket!r}")
         prefix = prefix.strip("/")
         if prefix:
@@ -374,7 +240,7 @@ class S3Store:
         ``s3_endpoint_url``/``s3_region`` (the :class:`opeds.settings.Settings` names) and boto3's
         ``region_name`` are accepted as aliases; ``None`` values are ignored.
         """
-        bucket, prefix = _bucket_and_prefix(uri)
+        bucket, prefix = bucket_and_prefix(uri)
         kwargs: dict[str, Any] = {}
         for name, value in options.items():
             if value is None:
@@ -419,7 +285,7 @@ class S3Store:
 
     def describe(self, exc: BaseException) -> str:
         """One line about an S3 failure, free of credentials."""
-        code, status = _error_code(exc)
+        code, status = error_code(exc)
         if isinstance(exc, ClientError):
             msg = exc.response.get("Error", {}).get("Message") or ""
             text = f"{code or 'error'} (HTTP {status})" + (f": {msg}" if msg else "")
@@ -428,7 +294,7 @@ class S3Store:
         return redact(text, self._known_secrets())
 
     def _fail(self, action: str, full: str, exc: BaseException) -> OpedsError:
-        if _is_missing(exc):
+        if is_missing(exc):
             return NotFound(f"no object {self._where(full)}")
         return StoreError(f"{action} {self._where(full)} failed: {self.describe(exc)}")
 
@@ -442,7 +308,7 @@ class S3Store:
         try:
             return dict(self.client.head_object(**args))
         except ClientError as exc:
-            if _is_missing(exc):
+            if is_missing(exc):
                 return None
             raise
 
@@ -489,7 +355,7 @@ class S3Store:
                 )
                 return StoredObject(key, plan.size, plan.hexdigest)
             except (BotoCoreError, ClientError, _VerifyError, OSError) as exc:
-                if not is_transient(exc):
+                if not (isinstance(exc, _VerifyError) or is_transient(exc)):
                     raise self._fail("upload to", full, exc) from None
                 last = exc
                 log.warning(
@@ -577,7 +443,7 @@ class S3Store:
         try:
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=full, UploadId=upload_id)
         except (BotoCoreError, ClientError) as exc:
-            code, _ = _error_code(exc)
+            code, _ = error_code(exc)
             if code != "NoSuchUpload":  # already completed or aborted
                 log.warning(
                     "could not abort multipart upload of %s: %s (a lifecycle rule will)",
@@ -676,10 +542,10 @@ class S3Store:
             try:
                 return self._get_range(full, offset, length)
             except (BotoCoreError, ClientError, OSError) as exc:
-                code, _ = _error_code(exc)
+                code, _ = error_code(exc)
                 if code == "InvalidRange":  # offset at or past the end
                     return b""
-                if not is_transient(exc):
+                if not (isinstance(exc, _VerifyError) or is_transient(exc)):
                     raise self._fail("read of", full, exc) from None
                 last = exc
                 if attempt < self.attempts:
@@ -749,20 +615,6 @@ class S3Store:
     def local_path(self, key: str) -> Path | None:
         return None
 
-    # -- buckets -----------------------------------------------------------------------------
-
-    def create_bucket(
-        self, *, object_lock: bool = True, default_retention: tuple[str, int] | None = None
-    ) -> bool:
-        """Create this store's bucket (see :func:`create_bucket`); True if it was created."""
-        return create_bucket(
-            self.client,
-            self.bucket,
-            region=self.region,
-            object_lock=object_lock,
-            default_retention=default_retention,
-        )
-
 
 def _read_exact(path: Path, part: _Part) -> bytes:
     """One part of a file, checked against the digest taken before the upload began."""
@@ -802,7 +654,7 @@ class _ObjectReader(io.RawIOBase):
         try:
             resp = store.client.get_object(**args)
         except (BotoCoreError, ClientError) as exc:
-            code, _ = _error_code(exc)
+            code, _ = error_code(exc)
             if code == "PreconditionFailed":
                 raise StoreError(f"{store._where(self._full)} changed while it was read") from None
             if code == "InvalidRange" and self._size is not None and pos >= self._size:
@@ -827,7 +679,9 @@ class _ObjectReader(io.RawIOBase):
                 self._pos += n
                 return n
             except (BotoCoreError, OSError) as exc:
-                if attempt == store.attempts or not is_transient(exc):
+                if attempt == store.attempts or not (
+                    isinstance(exc, _VerifyError) or is_transient(exc)
+                ):
                     raise store._fail("read of", self._full, exc) from None
                 log.warning(
                     "read of %s broke at byte %d (%s); resuming",
@@ -849,151 +703,3 @@ class _ObjectReader(io.RawIOBase):
     def close(self) -> None:
         self._close_body()
         super().close()
-
-
-def create_bucket(
-    client: S3Client,
-    bucket: str,
-    *,
-    region: str | None = None,
-    object_lock: bool = True,
-    default_retention: tuple[str, int] | None = None,
-    abort_incomplete_days: int = 2,
-) -> bool:
-    """Create ``bucket`` for an archive; True if created, False if it was already ours.
-
-    With ``object_lock`` (the default) the bucket is created with Object Lock enabled (which
-    also turns on versioning); ``default_retention=("COMPLIANCE", 3650)`` adds a default
-    retention rule. Public access is blocked and unfinished multipart uploads are cleaned up
-    after ``abort_incomplete_days`` by a lifecycle rule, where the server supports those.
-    """
-    if not _BUCKET_RE.match(bucket):
-        raise ConfigError(f"invalid bucket name {bucket!r}")
-    if default_retention is not None:
-        mode, days = default_retention
-        if mode not in LOCK_MODES or days < 1:
-            raise ConfigError(
-                f"default retention must be (GOVERNANCE|COMPLIANCE, days>=1): {mode} {days}"
-            )
-        if not object_lock:
-            raise ConfigError("a default retention needs object_lock=True")
-    args: dict[str, Any] = {"Bucket": bucket}
-    if object_lock:
-        args["ObjectLockEnabledForBucket"] = True
-    if region and region != "us-east-1":
-        args["CreateBucketConfiguration"] = {"LocationConstraint": region}
-    # us-east-1 answers 200 to CreateBucket on a bucket one already owns: ask first
-    created = not _bucket_exists(client, bucket)
-    if created:
-        try:
-            client.create_bucket(**args)
-        except ClientError as exc:
-            code, _ = _error_code(exc)
-            if code != "BucketAlreadyOwnedByYou":
-                raise StoreError(
-                    f"cannot create bucket {bucket!r}: {_describe_plain(exc)}"
-                ) from None
-            created = False
-        except BotoCoreError as exc:
-            raise StoreError(f"cannot create bucket {bucket!r}: {_describe_plain(exc)}") from None
-    if object_lock and not created and not bucket_has_object_lock(client, bucket):
-        raise StoreError(
-            f"bucket {bucket!r} exists without Object Lock: use a new bucket, or enable versioning "
-            "and Object Lock on it with your server's tools"
-        )
-    _optional(
-        bucket,
-        "block public access",
-        lambda: client.put_public_access_block(
-            Bucket=bucket,
-            PublicAccessBlockConfiguration={
-                "BlockPublicAcls": True,
-                "IgnorePublicAcls": True,
-                "BlockPublicPolicy": True,
-                "RestrictPublicBuckets": True,
-            },
-        ),
-    )
-    if abort_incomplete_days > 0:
-        _optional(
-            bucket,
-            "lifecycle rule for unfinished uploads",
-            lambda: client.put_bucket_lifecycle_configuration(
-                Bucket=bucket,
-                LifecycleConfiguration={
-                    "Rules": [
-                        {
-                            "ID": "abort-incomplete-multipart-uploads",
-                            "Status": "Enabled",
-                            "Filter": {"Prefix": ""},
-                            "AbortIncompleteMultipartUpload": {
-                                "DaysAfterInitiation": abort_incomplete_days
-                            },
-                        }
-                    ]
-                },
-            ),
-        )
-    if default_retention is not None:
-        mode, days = default_retention
-        try:
-            client.put_object_lock_configuration(
-                Bucket=bucket,
-                ObjectLockConfiguration={
-                    "ObjectLockEnabled": "Enabled",
-                    "Rule": {"DefaultRetention": {"Mode": mode, "Days": days}},  # type: ignore[typeddict-item]
-                },
-            )
-        except (BotoCoreError, ClientError) as exc:
-            raise StoreError(
-                f"cannot set default retention on {bucket!r}: {_describe_plain(exc)}"
-            ) from None
-    return created
-
-
-def _bucket_exists(client: S3Client, bucket: str) -> bool:
-    try:
-        client.head_bucket(Bucket=bucket)
-    except ClientError as exc:
-        if _is_missing(exc):
-            return False
-        raise StoreError(f"cannot look up bucket {bucket!r}: {_describe_plain(exc)}") from None
-    except BotoCoreError as exc:
-        raise StoreError(f"cannot look up bucket {bucket!r}: {_describe_plain(exc)}") from None
-    return True
-
-
-def bucket_has_object_lock(client: S3Client, bucket: str) -> bool:
-    """Whether ``bucket`` has Object Lock enabled."""
-    try:
-        conf = client.get_object_lock_configuration(Bucket=bucket)
-    except ClientError as exc:
-        code, _ = _error_code(exc)
-        if code in ("ObjectLockConfigurationNotFoundError", "InvalidRequest") or _is_missing(exc):
-            return False
-        raise StoreError(
-            f"cannot read Object Lock configuration of {bucket!r}: {_describe_plain(exc)}"
-        ) from None
-    return conf.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
-
-
-def _describe_plain(exc: BaseException) -> str:
-    code, status = _error_code(exc)
-    if isinstance(exc, ClientError):
-        msg = exc.response.get("Error", {}).get("Message") or ""
-        return redact(f"{code} (HTTP {status})" + (f": {msg}" if msg else ""))
-    return redact(f"{type(exc).__name__}: {exc}")
-
-
-def _optional(bucket: str, what: str, call: Callable[[], object]) -> None:
-    """Run a bucket setting that some S3-compatible servers do not implement."""
-    try:
-        call()
-    except ClientError as exc:
-        code, status = _error_code(exc)
-        if code in _UNSUPPORTED_CODES or status == 501:
-            log.warning("%s: the server does not support %s (%s)", bucket, what, code)
-            return
-        raise StoreError(f"cannot set {what} on {bucket!r}: {_describe_plain(exc)}") from None
-    except BotoCoreError as exc:
-        raise StoreError(f"cannot set {what} on {bucket!r}: {_describe_plain(exc)}") from None
